@@ -1,0 +1,161 @@
+#include "cli/sweep.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "cli/exit_codes.h"
+#include "fmt/format.h"
+#include "sim/run_result.pb.h"
+
+extern char** environ;
+
+namespace cli {
+namespace {
+
+struct Job {
+  std::string workload;
+  uint64_t seed;
+  std::string result_path;
+  std::string log_path;
+};
+
+pid_t Launch(const SweepOptions& options, const Job& job) {
+  std::vector<std::string> args = {options.self, "run", "--workload", job.workload,
+                                   "--seed", std::to_string(job.seed), "--result", job.result_path};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, job.log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = -1;
+  const int error = posix_spawn(&pid, options.self.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return error == 0 ? pid : -1;
+}
+
+}  // namespace
+
+int RunSweep(const SweepOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(options.out_dir) / "runs", ec);
+  if (ec) {
+    std::fprintf(stderr, "etcd-dst: cannot create output directory %s: %s\n",
+                 options.out_dir.c_str(), ec.message().c_str());
+    return kExitBadInput;
+  }
+  std::vector<Job> pending;
+  for (const std::string& workload : options.workloads) {
+    for (uint64_t i = 0; i < options.seeds; ++i) {
+      if (i % options.shard_count != options.shard_index) continue;
+      const uint64_t seed = options.first_seed + i;
+      const std::string stem =
+          (std::filesystem::path(options.out_dir) / "runs" / fmt::format("{}-{}", workload, seed)).string();
+      pending.push_back({workload, seed, stem + ".result.pb", stem + ".log"});
+    }
+  }
+  const auto started = std::chrono::steady_clock::now();
+  std::map<pid_t, Job> running;
+  std::map<std::pair<std::string, uint64_t>, etcd_dst::result::SweepRun> finished;
+  size_t next = 0;
+  while (next < pending.size() || !running.empty()) {
+    while (next < pending.size() && static_cast<int>(running.size()) < options.jobs) {
+      const Job& job = pending[next++];
+      const pid_t pid = Launch(options, job);
+      if (pid < 0) {
+        std::fprintf(stderr, "etcd-dst: cannot start %s\n", options.self.c_str());
+        return kExitInternal;
+      }
+      running.emplace(pid, job);
+    }
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) break;
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const Job job = it->second;
+    running.erase(it);
+    etcd_dst::result::SweepRun run;
+    run.set_workload(job.workload);
+    run.set_seed(job.seed);
+    run.set_exit_code(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    std::ifstream in(job.result_path, std::ios::binary);
+    if (in && !run.mutable_result()->ParseFromIstream(&in)) run.clear_result();
+    in.close();
+    std::filesystem::remove(job.result_path, ec);
+    if (run.exit_code() == kExitPass) {
+      std::filesystem::remove(job.log_path, ec);
+    } else {
+      run.set_log(job.log_path);
+      std::printf("%s: %s --workload %s --seed %llu  (log %s)\n",
+                  run.exit_code() == kExitViolation ? "FAIL" : "INTERNAL", "etcd-dst run",
+                  job.workload.c_str(), static_cast<unsigned long long>(job.seed), job.log_path.c_str());
+      std::fflush(stdout);
+    }
+    finished[{job.workload, job.seed}] = std::move(run);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  etcd_dst::result::SweepResult summary;
+  summary.set_first_seed(options.first_seed);
+  summary.set_seeds(options.seeds);
+  summary.set_shard_index(options.shard_index);
+  summary.set_shard_count(options.shard_count);
+  std::map<std::string, std::map<std::string, uint64_t>> sometimes_hits;  // workload -> name -> hits
+  std::map<std::string, std::array<uint64_t, 3>> counts;  // pass, fail, internal
+  for (auto& [key, run] : finished) {
+    auto& count = counts[run.workload()];
+    if (run.exit_code() == kExitPass) {
+      ++count[0];
+    } else if (run.exit_code() == kExitViolation) {
+      ++count[1];
+    } else {
+      ++count[2];
+    }
+    for (const auto& property : run.result().properties()) {
+      if (property.kind() == "sometimes") sometimes_hits[run.workload()][property.name()] += property.hits();
+    }
+    *summary.add_runs() = run;
+  }
+  const std::string summary_path = (std::filesystem::path(options.out_dir) / "results.pb").string();
+  {
+    std::ofstream out(summary_path, std::ios::binary | std::ios::trunc);
+    if (!out || !summary.SerializeToOstream(&out)) {
+      std::fprintf(stderr, "etcd-dst: cannot write %s\n", summary_path.c_str());
+      return kExitInternal;
+    }
+  }
+  uint64_t failed = 0, internal = 0;
+  for (const auto& [workload, count] : counts) {
+    std::string never;
+    for (const auto& [name, hits] : sometimes_hits[workload]) {
+      if (hits == 0) never += (never.empty() ? "" : ",") + name;
+    }
+    std::printf("workload=%s runs=%llu pass=%llu fail=%llu internal=%llu sometimes_never_seen=%s\n",
+                workload.c_str(), static_cast<unsigned long long>(count[0] + count[1] + count[2]),
+                static_cast<unsigned long long>(count[0]), static_cast<unsigned long long>(count[1]),
+                static_cast<unsigned long long>(count[2]), never.c_str());
+    failed += count[1];
+    internal += count[2];
+  }
+  std::printf("sweep=%s runs=%zu failed=%llu internal=%llu seconds=%.1f runs_per_second=%.1f results=%s\n",
+              failed + internal == 0 ? "pass" : "fail", finished.size(),
+              static_cast<unsigned long long>(failed), static_cast<unsigned long long>(internal),
+              seconds, seconds > 0 ? finished.size() / seconds : 0.0, summary_path.c_str());
+  if (internal > 0) return kExitInternal;
+  return failed > 0 ? kExitViolation : kExitPass;
+}
+
+}  // namespace cli

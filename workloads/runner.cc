@@ -1,0 +1,104 @@
+#include "workloads/runner.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "fmt/format.h"
+#include "sim/simulation.h"
+#include "sim/trace_file.h"
+#include "workloads/workload.h"
+
+namespace workloads {
+
+absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& options) {
+  const WorkloadEntry* entry = FindWorkload(options.workload);
+  if (entry == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown workload '", options.workload,
+                                                   "' (etcd-dst list shows them)"));
+  }
+  sim::SimulationOptions sim_options;
+  sim_options.seed = options.seed;
+  sim_options.workload = options.workload;
+  sim_options.buggify.enabled = options.buggify;
+  sim::Simulation simulation(sim_options);
+
+  sim::ProtoTraceSink* proto_sink = nullptr;
+  if (!options.trace_path.empty()) {
+    etcd_dst::trace::Header header;
+    header.set_format_version(1);
+    header.set_seed(options.seed);
+    header.set_workload(options.workload);
+    auto sink = sim::ProtoTraceSink::Open(options.trace_path, header);
+    if (!sink.ok()) return sink.status();
+    proto_sink = sink->get();
+    simulation.trace().AddSink(std::move(*sink));
+  }
+  if (!options.trace_text_path.empty()) {
+    if (options.trace_text_path == "-") {
+      simulation.trace().AddSink(std::make_unique<sim::TextTraceSink>(stdout, false));
+    } else {
+      std::FILE* file = std::fopen(options.trace_text_path.c_str(), "w");
+      if (file == nullptr) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("cannot write text trace ", options.trace_text_path));
+      }
+      simulation.trace().AddSink(std::make_unique<sim::TextTraceSink>(file, true));
+    }
+  }
+
+  std::unique_ptr<Workload> workload = entry->make();
+  workload->Setup(simulation);
+  const sim::StopReason stop = simulation.scheduler().Run(workload->Limits());
+  workload->Finish(simulation);
+
+  etcd_dst::result::RunResult result;
+  result.set_workload(options.workload);
+  result.set_seed(options.seed);
+  result.set_events(simulation.scheduler().events_dispatched());
+  result.set_sim_time_ns(simulation.Now().nanos());
+  result.set_stop_reason(sim::StopReasonName(stop));
+  result.set_replay(simulation.ReplayLine());
+  const sim::Properties& properties = simulation.properties();
+  for (const std::string& name : properties.ViolatedNames()) result.add_violated(name);
+  for (const auto& [name, stats] : properties.stats()) {
+    auto* out = result.add_properties();
+    out->set_name(name);
+    out->set_kind(sim::PropertyKindName(stats.kind));
+    out->set_evaluations(stats.evaluations);
+    out->set_hits(stats.hits);
+    out->set_violations(stats.violations);
+  }
+  for (const sim::Violation& violation : properties.violations()) {
+    auto* out = result.add_violations();
+    out->set_property(violation.property);
+    out->set_time_ns(violation.time.nanos());
+    out->set_group(violation.group);
+    out->set_actor(violation.actor);
+    out->set_details(violation.details);
+  }
+  result.set_pass(result.violated_size() == 0);
+  result.set_fingerprint(simulation.Fingerprint());
+
+  if (proto_sink != nullptr) {
+    etcd_dst::trace::Footer footer;
+    footer.set_fingerprint(result.fingerprint());
+    footer.set_events(result.events());
+    footer.set_sim_time_ns(result.sim_time_ns());
+    footer.set_pass(result.pass());
+    for (const std::string& name : result.violated()) footer.add_violations(name);
+    proto_sink->WriteFooter(footer);
+  }
+  simulation.trace().Flush();
+  return result;
+}
+
+std::string ResultLine(const etcd_dst::result::RunResult& result) {
+  return fmt::format("result={} seed={} workload={} fingerprint={:016x} events={} sim_time={} violations={}",
+                     result.pass() ? "pass" : "fail", result.seed(), result.workload(),
+                     result.fingerprint(), result.events(),
+                     sim::SimTime::FromNanos(result.sim_time_ns()).ToString(),
+                     absl::StrJoin(result.violated(), ","));
+}
+
+}  // namespace workloads

@@ -1,0 +1,30 @@
+// Runs one workload for one seed: the code path shared by `etcd-dst run`,
+// sweeps and tests. Trace files are opened before the run starts, so an
+// unwritable path fails fast, and flushed as the run goes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "sim/run_result.pb.h"
+
+namespace workloads {
+
+struct RunOptions {
+  std::string workload;
+  uint64_t seed = 0;
+  std::string trace_path;       // protobuf stream; empty: none
+  std::string trace_text_path;  // one line per event; "-" is stdout; empty: none
+  bool buggify = true;
+};
+
+// InvalidArgument for an unknown workload, PermissionDenied for an
+// unwritable trace path. Property violations are not errors: they are in
+// the result.
+absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& options);
+
+// "result=pass seed=7 workload=W fingerprint=0123456789abcdef events=N sim_time=T violations=a,b"
+std::string ResultLine(const etcd_dst::result::RunResult& result);
+
+}  // namespace workloads

@@ -1,0 +1,83 @@
+#include "workloads/runner.h"
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "sim/trace_file.h"
+#include "workloads/workload.h"
+
+namespace workloads {
+namespace {
+
+// kernel-selftest passes over a range of seeds, with every Sometimes seen somewhere.
+TEST(KernelSelftestTest, PassesAcrossSeeds) {
+  std::map<std::string, uint64_t> hits;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    auto result = RunWorkload({.workload = "kernel-selftest", .seed = seed});
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->pass()) << ResultLine(*result);
+    EXPECT_EQ(result->stop_reason(), "quiet") << "seed " << seed;
+    for (const auto& property : result->properties()) hits[property.name()] += property.hits();
+  }
+  for (const char* name : {"RequestTimedOut", "RequestRejected", "MailboxFull", "ServerIdleTimeout",
+                           "ReplyAfterKill", "SlowServerBuggified"}) {
+    EXPECT_GT(hits[name], 0u) << name << " never seen in 40 seeds";
+  }
+}
+
+// The same seed gives the same fingerprint in one process; another seed a different one.
+TEST(KernelSelftestTest, SameSeedSameFingerprint) {
+  auto a = RunWorkload({.workload = "kernel-selftest", .seed = 7});
+  auto b = RunWorkload({.workload = "kernel-selftest", .seed = 7});
+  auto c = RunWorkload({.workload = "kernel-selftest", .seed = 8});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->fingerprint(), b->fingerprint());
+  EXPECT_EQ(a->events(), b->events());
+  EXPECT_NE(a->fingerprint(), c->fingerprint());
+}
+
+// The result line has the documented machine-readable shape.
+TEST(RunnerTest, ResultLineShape) {
+  etcd_dst::result::RunResult result;
+  result.set_pass(false);
+  result.set_seed(12);
+  result.set_workload("w");
+  result.set_fingerprint(0xabc);
+  result.set_events(99);
+  result.set_sim_time_ns(1500000000);
+  result.add_violated("A");
+  result.add_violated("B");
+  EXPECT_EQ(ResultLine(result),
+            "result=fail seed=12 workload=w fingerprint=0000000000000abc events=99 sim_time=1.500s "
+            "violations=A,B");
+}
+
+// Unknown workloads and unwritable trace paths are errors before anything runs.
+TEST(RunnerTest, BadInput) {
+  EXPECT_EQ(RunWorkload({.workload = "nope", .seed = 1}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunWorkload({.workload = "kernel-selftest", .seed = 1, .trace_path = "/no/such/dir/t"})
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// The protobuf trace holds every event, the footer agrees with the result, and a
+// killed group shows up as GroupKilled.
+TEST(RunnerTest, TraceFileMatchesResult) {
+  const std::string path = (std::filesystem::path(testing::TempDir()) / "selftest.trace").string();
+  auto result = RunWorkload({.workload = "kernel-selftest", .seed = 3, .trace_path = path});
+  ASSERT_TRUE(result.ok());
+  auto contents = sim::ReadTraceFile(path);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  ASSERT_TRUE(contents->has_footer);
+  EXPECT_EQ(contents->footer.fingerprint(), result->fingerprint());
+  EXPECT_EQ(contents->header.workload(), "kernel-selftest");
+  bool group_killed = false;
+  for (const auto& event : contents->events) group_killed |= event.name() == "GroupKilled";
+  EXPECT_TRUE(group_killed);
+}
+
+}  // namespace
+}  // namespace workloads

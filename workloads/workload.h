@@ -1,0 +1,39 @@
+// A workload is one scenario: it spawns actors into a fresh Simulation,
+// declares the properties it checks, and gets a last look when the run ends.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/simulation.h"
+
+namespace workloads {
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  // Spawns the scenario's actors and registers its properties. Called once,
+  // before the scheduler runs.
+  virtual void Setup(sim::Simulation& simulation) = 0;
+  // End-of-run checks, after the scheduler stopped (actors are still alive).
+  virtual void Finish(sim::Simulation& simulation) {}
+  // When the run stops if it does not go quiet first.
+  virtual sim::RunLimits Limits() const {
+    return {.until = sim::SimTime::Zero() + sim::SimDuration::Minutes(10), .max_events = 50'000'000};
+  }
+};
+
+struct WorkloadEntry {
+  std::string name;
+  std::string description;
+  std::function<std::unique_ptr<Workload>()> make;
+};
+
+// Every workload, sorted by name.
+const std::vector<WorkloadEntry>& AllWorkloads();
+// nullptr if unknown.
+const WorkloadEntry* FindWorkload(const std::string& name);
+
+}  // namespace workloads
