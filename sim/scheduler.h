@@ -142,6 +142,9 @@ class Actor {
   Group* group() const { return group_; }
   ActorOutcome outcome() const { return outcome_; }
   bool kill_requested() const { return kill_requested_; }
+  size_t stack_bytes() const { return stack_bytes_; }
+  // True if `address` lies in the guard page below this actor's stack.
+  bool InGuardPage(const void* address) const;
 
  private:
   friend class Scheduler;

@@ -251,5 +251,27 @@ TEST(SchedulerDeathTest, UncaughtExceptionIsFatal) {
       testing::ExitedWithCode(3), "uncaught exception in actor thrower.*boom");
 }
 
+#ifndef ETCD_DST_ASAN
+int Recurse(int n) {
+  volatile char pad[1024];
+  pad[0] = static_cast<char>(n);
+  return n == 0 ? pad[0] : Recurse(n - 1) + pad[0];
+}
+
+// Overflowing an actor's stack hits its guard page and is reported as such (exit 3).
+TEST(SchedulerDeathTest, StackOverflowIsReported) {
+  EXPECT_EXIT(
+      {
+        Scheduler scheduler;
+        Group* pod = scheduler.CreateGroup("pod-0");
+        int result = 0;
+        scheduler.Spawn(pod, "deep", [&] { result = Recurse(1000); });
+        scheduler.Run();
+        std::printf("%d\n", result);
+      },
+      testing::ExitedWithCode(3), "stack overflow in actor deep of group pod-0: its 65536-byte stack");
+}
+#endif
+
 }  // namespace
 }  // namespace sim
