@@ -84,13 +84,9 @@ void Properties::Fail(std::string_view name, std::string_view details) {
   Violation violation;
   violation.property = std::string(name);
   violation.time = scheduler_->Now();
-  if (const Actor* actor = scheduler_->current()) {
-    violation.group = actor->group()->path();
-    violation.actor = actor->name();
-  } else {
-    violation.group = "world";
-    violation.actor = "-";
-  }
+  Scheduler::Place place = scheduler_->CurrentPlace();
+  violation.group = std::move(place.group);
+  violation.actor = std::move(place.actor);
   violation.details = std::string(details);
   violations_.push_back(std::move(violation));
 }

@@ -442,6 +442,11 @@ void Scheduler::KillGroup(Group* group) {
   }
 }
 
+Scheduler::Place Scheduler::CurrentPlace() const {
+  if (current_ == nullptr) return {"world", "-"};
+  return {current_->group_->path(), current_->name_};
+}
+
 void Scheduler::CheckNotKilled() {
   if (current_ != nullptr && current_->kill_requested_) throw ActorKilled();
 }

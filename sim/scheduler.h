@@ -229,6 +229,14 @@ class Scheduler {
 
   static Scheduler* Running() { return running_; }
 
+  // Who is running now, as traces and reports name it: the actor's group
+  // path and name, or "world" and "-" on the scheduler's own stack.
+  struct Place {
+    std::string group;
+    std::string actor;
+  };
+  Place CurrentPlace() const;
+
  private:
   struct Event {
     int64_t time;

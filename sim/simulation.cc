@@ -60,10 +60,8 @@ std::string Simulation::ReplayLine() const {
 }
 
 void Simulation::DescribeFailure(std::string_view message) {
-  std::string where = "world/-";
-  if (const Actor* actor = scheduler_.current()) {
-    where = actor->group()->path() + "/" + actor->name();
-  }
+  const Scheduler::Place place = scheduler_.CurrentPlace();
+  const std::string where = place.group + "/" + place.actor;
   std::fprintf(stderr, "internal failure: seed=%llu workload=%s sim_time=%s actor=%s\n",
                static_cast<unsigned long long>(options_.seed), options_.workload.c_str(),
                scheduler_.Now().ToString().c_str(), where.c_str());

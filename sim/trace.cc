@@ -81,13 +81,9 @@ void Trace::AddSink(std::unique_ptr<TraceSink> sink) { sinks_.push_back(std::mov
 void Trace::Emit(std::string name, std::vector<TraceDetail> details) {
   TraceRecord record;
   record.time = clock_->Now();
-  if (const Actor* actor = clock_->current()) {
-    record.group = actor->group()->path();
-    record.actor = actor->name();
-  } else {
-    record.group = "world";
-    record.actor = "-";
-  }
+  Scheduler::Place place = clock_->CurrentPlace();
+  record.group = std::move(place.group);
+  record.actor = std::move(place.actor);
   record.name = std::move(name);
   record.details = std::move(details);
   digest_ = HashCombine(digest_, HashRecord(record));
