@@ -21,11 +21,14 @@ Simulation::Simulation(SimulationOptions options)
   scheduler_.set_observer(this);
 }
 
-Simulation::~Simulation() {
-  // Unwind the actors first, while everything they may touch still exists;
-  // what they trace now is after the run and must reach no sink.
+void Simulation::Shutdown() {
+  // What the actors trace while unwinding is after the run: no sink sees it.
   Trace::SetCurrent(nullptr);
   scheduler_.Shutdown();
+}
+
+Simulation::~Simulation() {
+  Shutdown();
   SetCheckContext(nullptr);
   Buggify::SetCurrent(nullptr);
   g_current_simulation = nullptr;

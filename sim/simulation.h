@@ -51,6 +51,11 @@ class Simulation final : public CheckContext, public SchedulerObserver {
   // at the end.
   uint64_t Fingerprint();
 
+  // Ends the run: unwinds every actor still alive (their destructors may
+  // still use the world, so call this before destroying it); nothing they
+  // trace reaches a sink. Idempotent; the destructor calls it too.
+  void Shutdown();
+
   // The command line that replays this run.
   std::string ReplayLine() const;
 

@@ -90,6 +90,8 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
     proto_sink->WriteFooter(footer);
   }
   simulation.trace().Flush();
+  // Actors die before the world the workload owns.
+  simulation.Shutdown();
   return result;
 }
 
