@@ -1,0 +1,203 @@
+// A simulated disk: a small POSIX-like file system over a page cache, as a
+// PersistentVolume that outlives the processes using it.
+//
+// Writes land in the page cache; reads see the cache. fsync/fdatasync make a
+// file's data durable; FsyncDir commits the metadata journal (creates,
+// renames, unlinks, mkdirs) up to the last operation on that directory, in
+// order, as ext4's single journal does. A process crash loses nothing (the
+// kernel still has the cache). A power loss keeps what was synced, plus:
+//   - a random prefix of the uncommitted metadata journal;
+//   - for each unsynced write, any subset of its persist units (LazyFS's
+//     torn-op: a 16 KiB write with 8 KiB units may keep either half, both
+//     or neither), independently across writes (torn-seq);
+//   - the file size either as the writes that persisted leave it, or as the
+//     cache had it (unpersisted units then read back as zeros).
+// Data older than the writeback age and journal entries older than the commit
+// interval were flushed by the kernel already and always persist. Choices
+// come from the disk's RNG stream or are forced (PowerLossChoice).
+//
+// Faults: fsync can fail with EIO (the failed writes then never persist,
+// like Linux's fsyncgate), reads can fail, the disk can fill up.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sim/rng.h"
+#include "sim/time.h"
+
+namespace sim {
+
+class Simulation;
+
+struct DiskOptions {
+  uint32_t persist_unit_bytes = 4096;  // LazyFS's page: 512, 4096, 8192...
+  uint64_t capacity_bytes = uint64_t{8} << 30;
+  SimDuration writeback_age = SimDuration::Seconds(30);   // dirty_expire_centisecs
+  SimDuration journal_commit_age = SimDuration::Seconds(5);  // ext4 commit=5
+};
+
+struct OpenOptions {
+  bool create = false;
+  bool exclusive = false;  // with create: AlreadyExists if present
+  bool truncate = false;
+};
+
+struct FileStat {
+  bool is_directory = false;
+  uint64_t size = 0;
+};
+
+// Forces what a power loss keeps, instead of drawing it.
+struct PowerLossChoice {
+  std::optional<uint32_t> metadata_ops_kept;  // a prefix of the uncommitted journal
+  struct FileChoice {
+    std::vector<uint32_t> parts_kept;  // indices into the file's unsynced parts, in write order
+    bool size_kept = false;            // the cache's size survived
+  };
+  std::map<std::string, FileChoice> files;  // by path at the time of the loss
+  // Files not listed: everything kept (true) or drawn from the seed (false).
+  bool keep_all_unlisted = false;
+  bool keep_nothing_unlisted = false;
+};
+
+struct PowerLossReport {
+  uint32_t metadata_ops_pending = 0;
+  uint32_t metadata_ops_kept = 0;
+  struct FileOutcome {
+    std::string path;
+    uint32_t parts_pending = 0;
+    std::vector<uint32_t> parts_kept;
+    bool size_kept = false;
+    uint64_t size_before = 0;  // in the cache
+    uint64_t size_after = 0;   // on the platter, 0 if the file is gone
+    bool file_survived = true;
+  };
+  std::vector<FileOutcome> files;
+};
+
+class Disk {
+ public:
+  Disk(Simulation* simulation, std::string name, DiskOptions options = {});
+  Disk(const Disk&) = delete;
+  Disk& operator=(const Disk&) = delete;
+
+  const std::string& name() const { return name_; }
+  const DiskOptions& options() const { return options_; }
+  void set_persist_unit_bytes(uint32_t bytes);
+
+  // --- the file system (paths are relative to the disk's root) ---------
+  absl::Status Mkdir(std::string_view path);
+  absl::Status MkdirAll(std::string_view path);
+  absl::StatusOr<int> Open(std::string_view path, OpenOptions options = {});
+  absl::Status Close(int fd);
+  absl::StatusOr<size_t> Pwrite(int fd, uint64_t offset, std::string_view data);
+  absl::StatusOr<size_t> Write(int fd, std::string_view data);  // at the fd's position
+  absl::StatusOr<std::string> Pread(int fd, uint64_t offset, uint64_t length);
+  absl::StatusOr<std::string> Read(int fd, uint64_t length);
+  absl::Status Seek(int fd, uint64_t offset);
+  absl::Status Ftruncate(int fd, uint64_t size);
+  absl::Status Fsync(int fd);
+  absl::Status Fdatasync(int fd);
+  absl::Status FsyncDir(std::string_view path);
+  absl::Status Rename(std::string_view from, std::string_view to);
+  absl::Status Unlink(std::string_view path);
+  absl::Status Rmdir(std::string_view path);
+  absl::StatusOr<std::vector<std::string>> ReadDir(std::string_view path);  // sorted
+  absl::StatusOr<FileStat> Stat(std::string_view path);
+  absl::StatusOr<FileStat> Fstat(int fd);
+  bool Exists(std::string_view path);
+  // Whole-file helpers over the calls above.
+  absl::StatusOr<std::string> ReadFile(std::string_view path);
+
+  // --- what happens to it --------------------------------------------------
+  // The process using the disk died: its descriptors close, the cache stays.
+  void CrashProcess();
+  // The machine lost power. Traced as PowerLoss (+ PowerLossFile per file).
+  PowerLossReport PowerLoss(const PowerLossChoice* forced = nullptr);
+  uint32_t power_losses() const { return power_losses_; }
+
+  // --- faults --------------------------------------------------------------
+  void set_fsync_error_per_million(uint32_t rate) { fsync_error_per_million_ = rate; }
+  void set_read_error_per_million(uint32_t rate) { read_error_per_million_ = rate; }
+  void FailNextFsyncs(uint32_t count) { failing_fsyncs_ = count; }
+  // The disk is full from now on (capacity = what is used).
+  void FillUp();
+  void set_capacity_bytes(uint64_t bytes) { options_.capacity_bytes = bytes; }
+  uint64_t used_bytes() const;
+
+  // --- export: real files a real tool can open -----------------------------
+  // The cache's view, or what is durable now (a power loss keeping nothing
+  // unsynced would leave exactly this).
+  absl::Status ExportCurrent(const std::string& directory) const;
+  absl::Status ExportDurable(const std::string& directory) const;
+
+ private:
+  using InodeId = uint64_t;
+  static constexpr InodeId kRoot = 1;
+
+  struct DataOp {
+    enum class Kind : uint8_t { kWrite, kTruncate } kind = Kind::kWrite;
+    uint64_t offset = 0;  // write offset, or the new size of a truncate
+    std::string data;
+    SimTime time;
+    bool doomed = false;  // an fsync failed while this was pending: never persists
+  };
+  struct Inode {
+    bool is_directory = false;
+    std::string current;  // the page cache
+    std::string durable;  // the platter
+    std::vector<DataOp> pending;
+    std::map<std::string, InodeId> entries;  // directories: the current namespace
+  };
+  struct MetaOp {
+    enum class Kind : uint8_t { kLink, kUnlink, kRename } kind = Kind::kLink;
+    InodeId parent = 0;
+    std::string name;
+    InodeId inode = 0;
+    InodeId new_parent = 0;  // rename
+    std::string new_name;    // rename
+    SimTime time;
+  };
+  using Namespace = std::map<InodeId, std::map<std::string, InodeId>>;
+  struct OpenFile {
+    InodeId inode = 0;
+    uint64_t position = 0;
+  };
+
+  absl::StatusOr<std::vector<std::string>> Split(std::string_view path) const;
+  // Resolves a path in the current namespace.
+  absl::StatusOr<InodeId> Lookup(std::string_view path) const;
+  absl::StatusOr<std::pair<InodeId, std::string>> LookupParent(std::string_view path) const;
+  absl::StatusOr<OpenFile*> Descriptor(int fd);
+  absl::Status Sync(int fd, const char* call);
+  static void ApplyMeta(Namespace& names, const MetaOp& op);
+  static void ApplyData(std::string& content, const DataOp& op);
+  std::map<InodeId, std::string> Paths(const Namespace& names) const;
+  absl::Status Export(const std::string& directory, bool durable) const;
+  void CollectGarbage();
+
+  Simulation* simulation_;
+  std::string name_;
+  DiskOptions options_;
+  Rng* rng_;
+  std::map<InodeId, Inode> inodes_;
+  Namespace durable_names_;
+  std::vector<MetaOp> journal_;  // uncommitted metadata ops, in order
+  std::map<int, OpenFile> fds_;
+  int next_fd_ = 3;
+  InodeId next_inode_ = 2;
+  uint32_t power_losses_ = 0;
+  uint32_t fsync_error_per_million_ = 0;
+  uint32_t read_error_per_million_ = 0;
+  uint32_t failing_fsyncs_ = 0;
+};
+
+}  // namespace sim
