@@ -1,4 +1,5 @@
 #include <filesystem>
+#include <vector>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -28,6 +29,10 @@ TEST(CliTest, BadInputIsOneLineAndExit2) {
            "sweep --workload nope --seeds 1",
            "sweep --seeds 0",
            "trace /no/such/file.pb",
+           "plan --workload nope --seed 1",
+           "plan --workload world-selftest --seed x",
+           "run --workload world-selftest --plan /no/such/plan.txt",
+           "run --workload kernel-selftest",
        }) {
     const Output output = RunCli(args);
     EXPECT_EQ(output.exit_code, 2) << args << "\n" << output.text;
@@ -91,6 +96,82 @@ TEST(CliTest, SweepAndShards) {
   const Output shard = RunCli("sweep --workload kernel-selftest --seeds 6 --shard 1/3 --out " + dir + "-s");
   ASSERT_EQ(shard.exit_code, 0) << shard.text;
   EXPECT_NE(shard.text.find("runs=2 "), std::string::npos) << shard.text;
+}
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const std::string path = testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// An unedited plan from `plan` replays the seed exactly: the same fingerprint.
+TEST(CliPlanTest, UneditedPlanReplaysTheSeed) {
+  for (const char* seed : {"3", "17", "0x2a"}) {
+    const Output plan = RunCli(std::string("plan --workload world-selftest --seed ") + seed);
+    ASSERT_EQ(plan.exit_code, 0) << plan.text;
+    const std::string path = WriteFile(std::string("plan-") + seed + ".txt", plan.text);
+    const Output direct = RunCli(std::string("run --workload world-selftest --seed ") + seed);
+    const Output planned = RunCli("run --workload world-selftest --plan " + path);
+    ASSERT_EQ(direct.exit_code, 0) << direct.text;
+    ASSERT_EQ(planned.exit_code, 0) << planned.text;
+    EXPECT_EQ(Field(direct.text, "fingerprint"), Field(planned.text, "fingerprint")) << seed;
+  }
+}
+
+// An edited plan runs as edited: a forced power loss that keeps only the second half of a torn
+// write happens, and the fingerprint changes.
+TEST(CliPlanTest, EditedPlanRunsAsEdited) {
+  const std::string plan =
+      "workload: \"world-selftest\" seed: 5\n"
+      "link { latency_base_ns: 1000000 }\n"
+      "disks { disk: \"m1\" persist_unit_bytes: 512 }\n"
+      "actions { at_ns: 2000000000 power_loss { node: \"m1\" restart_after_ns: 1000000000\n"
+      "  choice { metadata_ops_kept: 0 keep_nothing_unlisted: true } } }\n";
+  const std::string path = WriteFile("edited.txt", plan);
+  const Output run = RunCli("run --workload world-selftest --plan " + path + " --trace-text -");
+  ASSERT_EQ(run.exit_code, 0) << run.text.substr(run.text.size() > 2000 ? run.text.size() - 2000 : 0);
+  EXPECT_NE(run.text.find("2.000000s world - FaultInjected action=\"2s power_loss node=m1"), std::string::npos);
+  EXPECT_NE(run.text.find("PowerLoss disk=m1 count=1 unit=512 metadata_ops_kept=0/"), std::string::npos);
+  EXPECT_EQ(run.text.find("PartitionStarted"), std::string::npos);
+  EXPECT_NE(Field(run.text, "fingerprint"), Field(RunCli("run --workload world-selftest --seed 5").text, "fingerprint"));
+}
+
+// Malformed or ill-fitting plans are one line and exit 2.
+TEST(CliPlanTest, BadPlans) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"actions { at_ns: 1 crash { nod: \"m0\" } }", "line 1 column"},
+      {"actions { at_ns: 1 crash { node: \"m7\" } }", "unknown node 'm7'"},
+      {"actions { at_ns: -5 crash { node: \"m0\" } }", "at_ns is negative"},
+      {"workload: \"kernel-selftest\"", "is for workload 'kernel-selftest'"},
+      {"{{{", "line 1"},
+  };
+  for (const auto& [text, expected] : cases) {
+    const std::string path = WriteFile("bad-plan.txt", text);
+    const Output run = RunCli("run --workload world-selftest --seed 1 --plan " + path);
+    EXPECT_EQ(run.exit_code, 2) << text << "\n" << run.text;
+    EXPECT_EQ(LineCount(run.text), 1) << run.text;
+    EXPECT_NE(run.text.find(expected), std::string::npos) << run.text;
+  }
+}
+
+// --export-disks writes every disk's final view and a crash image per power loss.
+TEST(CliPlanTest, ExportDisks) {
+  const std::string plan =
+      "actions { at_ns: 1500000000 power_loss { node: \"m2\" restart_after_ns: 1000000000 } }\n"
+      "actions { at_ns: 5000000000 power_loss { node: \"m2\" restart_after_ns: 1000000000 } }\n";
+  const std::string path = WriteFile("export-plan.txt", plan);
+  const std::string dir = testing::TempDir() + "/exported";
+  std::filesystem::remove_all(dir);
+  const Output run = RunCli("run --workload world-selftest --seed 1 --plan " + path + " --export-disks " + dir);
+  ASSERT_EQ(run.exit_code, 0) << run.text;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/m2/powerloss-0/log"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/m2/powerloss-1/log"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/m2/powerloss-2"));
+  for (const char* machine : {"m0", "m1", "m2"}) {
+    EXPECT_GT(std::filesystem::file_size(dir + "/" + machine + "/final/log"), 0u) << machine;
+  }
+  const Output unwritable = RunCli("run --workload world-selftest --seed 1 --export-disks /proc/nope");
+  EXPECT_EQ(unwritable.exit_code, 2) << unwritable.text;
 }
 
 }  // namespace

@@ -1,16 +1,18 @@
-// etcd-dst: the command line. Subcommands: run, sweep, list, trace.
+// etcd-dst: the command line. Subcommands: run, plan, sweep, list, trace.
 // Exit codes are in cli/exit_codes.h.
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "cli/exit_codes.h"
 #include "cli/seed.h"
 #include "cli/sweep.h"
+#include "sim/fault_plan.h"
 #include "sim/trace_file.h"
 #include "workloads/runner.h"
 #include "workloads/workload.h"
@@ -29,24 +31,72 @@ bool Writable(const std::string& path) {
   return static_cast<bool>(probe);
 }
 
-int Run(const std::string& workload, const std::string& seed_text, const std::string& trace,
-        const std::string& trace_text, const std::string& result_path, bool no_buggify) {
-  const std::optional<uint64_t> seed = ParseSeed(seed_text);
-  if (!seed) return BadInput("--seed '" + seed_text + "' is not a number (decimal, or hex with 0x)");
-  if (workloads::FindWorkload(workload) == nullptr) {
-    return BadInput("unknown workload '" + workload + "' (etcd-dst list shows them)");
+struct RunFlags {
+  std::string workload, seed_text, trace, trace_text, result_path, plan_path, export_disks;
+  bool no_buggify = false;
+};
+
+// Reads, parses and checks a plan file; on failure, one line for BadInput.
+absl::StatusOr<sim::FaultPlan> LoadPlan(const std::string& path, const std::string& workload) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("cannot read plan " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<sim::FaultPlan> plan = sim::ParsePlanText(text.str());
+  if (!plan.ok()) return absl::InvalidArgumentError("plan " + path + ": " + std::string(plan.status().message()));
+  if (absl::Status status = workloads::CheckPlan(workload, *plan); !status.ok()) {
+    return absl::InvalidArgumentError("plan " + path + ": " + std::string(status.message()));
   }
-  for (const std::string* path : {&trace, &trace_text, &result_path}) {
+  return plan;
+}
+
+int Run(const RunFlags& flags) {
+  if (workloads::FindWorkload(flags.workload) == nullptr) {
+    return BadInput("unknown workload '" + flags.workload + "' (etcd-dst list shows them)");
+  }
+  std::optional<sim::FaultPlan> plan;
+  if (!flags.plan_path.empty()) {
+    absl::StatusOr<sim::FaultPlan> loaded = LoadPlan(flags.plan_path, flags.workload);
+    if (!loaded.ok()) return BadInput(std::string(loaded.status().message()));
+    plan = *std::move(loaded);
+  }
+  std::optional<uint64_t> seed;
+  if (!flags.seed_text.empty()) {
+    seed = ParseSeed(flags.seed_text);
+    if (!seed) return BadInput("--seed '" + flags.seed_text + "' is not a number (decimal, or hex with 0x)");
+  } else if (plan.has_value()) {
+    seed = plan->seed();
+  } else {
+    return BadInput("run needs --seed (or --plan, whose seed it then uses)");
+  }
+  for (const std::string* path : {&flags.trace, &flags.trace_text, &flags.result_path}) {
     if (!path->empty() && *path != "-" && !Writable(*path)) return BadInput("cannot write " + *path);
   }
+  if (!flags.export_disks.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(flags.export_disks, error);
+    if (error) return BadInput("cannot create " + flags.export_disks + ": " + error.message());
+  }
+  const std::string& workload = flags.workload;
+  const std::string& trace = flags.trace;
+  const std::string& trace_text = flags.trace_text;
+  const std::string& result_path = flags.result_path;
   workloads::RunOptions options;
   options.workload = workload;
   options.seed = *seed;
+  options.plan = plan;
+  options.export_disks_dir = flags.export_disks;
   options.trace_path = trace;
   options.trace_text_path = trace_text;
-  options.buggify = !no_buggify;
+  options.buggify = !flags.no_buggify;
   absl::StatusOr<etcd_dst::result::RunResult> result = workloads::RunWorkload(options);
-  if (!result.ok()) return BadInput(std::string(result.status().message()));
+  if (!result.ok()) {
+    if (result.status().code() == absl::StatusCode::kInternal) {
+      std::fprintf(stderr, "etcd-dst: %s\n", std::string(result.status().message()).c_str());
+      return kExitInternal;
+    }
+    return BadInput(std::string(result.status().message()));
+  }
   if (!result_path.empty()) {
     std::ofstream out(result_path, std::ios::binary | std::ios::trunc);
     if (!out || !result->SerializeToOstream(&out)) {
@@ -63,6 +113,17 @@ int Run(const std::string& workload, const std::string& seed_text, const std::st
   std::printf("%s\n", workloads::ResultLine(*result).c_str());
   std::fflush(stdout);
   return result->pass() ? kExitPass : kExitViolation;
+}
+
+int PrintPlan(const std::string& workload, const std::string& seed_text) {
+  const std::optional<uint64_t> seed = ParseSeed(seed_text);
+  if (!seed) return BadInput("--seed '" + seed_text + "' is not a number (decimal, or hex with 0x)");
+  absl::StatusOr<sim::FaultPlan> plan = workloads::PlanFor(workload, *seed);
+  if (!plan.ok()) return BadInput(std::string(plan.status().message()));
+  std::printf("# etcd-dst run --workload %s --seed %s --plan FILE\n", workload.c_str(), seed_text.c_str());
+  for (const auto& action : plan->actions()) std::printf("# %s\n", sim::DescribeAction(action).c_str());
+  std::printf("%s", sim::FormatPlanText(*plan).c_str());
+  return kExitPass;
 }
 
 int List() {
@@ -100,15 +161,22 @@ int Main(int argc, char** argv) {
   CLI::App app{"etcd-dst: deterministic simulation testing of etcd and etcd-backup-restore"};
   app.require_subcommand(1);
 
-  std::string workload, seed_text, trace, trace_text, result_path;
-  bool no_buggify = false;
+  RunFlags flags;
   CLI::App* run = app.add_subcommand("run", "Run one workload with one seed; the last line is the result");
-  run->add_option("--workload", workload, "Workload name (see 'list')")->required();
-  run->add_option("--seed", seed_text, "Root seed: decimal, or hex with 0x")->required();
-  run->add_option("--trace", trace, "Write the protobuf trace stream to FILE");
-  run->add_option("--trace-text", trace_text, "Write the trace as text to FILE ('-' for stdout)");
-  run->add_option("--result", result_path, "Write the RunResult protobuf to FILE");
-  run->add_flag("--no-buggify", no_buggify, "Turn buggify off");
+  run->add_option("--workload", flags.workload, "Workload name (see 'list')")->required();
+  run->add_option("--seed", flags.seed_text, "Root seed: decimal, or hex with 0x (default with --plan: the plan's)");
+  run->add_option("--plan", flags.plan_path, "Run this fault plan (protobuf text, see 'plan') instead of the seed's");
+  run->add_option("--trace", flags.trace, "Write the protobuf trace stream to FILE");
+  run->add_option("--trace-text", flags.trace_text, "Write the trace as text to FILE ('-' for stdout)");
+  run->add_option("--result", flags.result_path, "Write the RunResult protobuf to FILE");
+  run->add_option("--export-disks", flags.export_disks,
+                  "Write each disk's image at every power loss (DIR/<disk>/powerloss-<k>/) and at the end (final/)");
+  run->add_flag("--no-buggify", flags.no_buggify, "Turn buggify off");
+
+  std::string plan_workload, plan_seed;
+  CLI::App* plan_cmd = app.add_subcommand("plan", "Print the fault plan a seed generates, as protobuf text");
+  plan_cmd->add_option("--workload", plan_workload, "Workload name (see 'list')")->required();
+  plan_cmd->add_option("--seed", plan_seed, "Root seed: decimal, or hex with 0x")->required();
 
   CLI::App* list = app.add_subcommand("list", "List the workloads");
 
@@ -142,7 +210,8 @@ int Main(int argc, char** argv) {
     return BadInput(std::string(error.what()) + " (see etcd-dst --help)");
   }
 
-  if (run->parsed()) return Run(workload, seed_text, trace, trace_text, result_path, no_buggify);
+  if (run->parsed()) return Run(flags);
+  if (plan_cmd->parsed()) return PrintPlan(plan_workload, plan_seed);
   if (list->parsed()) return List();
   if (trace_cmd->parsed()) return PrintTrace(trace_file);
   if (sweep->parsed()) {

@@ -460,11 +460,28 @@ void Network::NodeUp(NodeId node) {
   for (auto& state : affected) ResetConnection(*state, "peer rebooted");
 }
 
+void Network::Block(NodeId from, NodeId to) {
+  if (blocked_.insert({from, to}).second) block_history_.push_back({simulation_->Now(), from, to, true});
+}
+
+bool Network::WasBlocked(NodeId from, NodeId to, SimTime at) const {
+  // Blocked throughout the instant: before the changes made at `at` and
+  // after them (a heal or a block at that very time makes it ambiguous).
+  bool before = false, after = false;
+  for (const BlockChange& change : block_history_) {
+    if (change.time > at) break;
+    if (change.from != from || change.to != to) continue;
+    if (change.time < at) before = change.blocked;
+    after = change.blocked;
+  }
+  return before && after;
+}
+
 void Network::Isolate(NodeId node) {
   for (NodeId other = 0; other < nodes_.size(); ++other) {
     if (other == node) continue;
-    blocked_.insert({node, other});
-    blocked_.insert({other, node});
+    Block(node, other);
+    Block(other, node);
   }
   TraceEvent("PartitionStarted").Detail("kind", "isolate").Detail("node", NodeName(node));
 }
@@ -474,8 +491,8 @@ void Network::Split(const std::vector<NodeId>& side_a, const std::vector<NodeId>
   for (NodeId x : side_a) {
     absl::StrAppend(&a, a.empty() ? "" : ",", NodeName(x));
     for (NodeId y : side_b) {
-      blocked_.insert({x, y});
-      blocked_.insert({y, x});
+      Block(x, y);
+      Block(y, x);
     }
   }
   for (NodeId y : side_b) absl::StrAppend(&b, b.empty() ? "" : ",", NodeName(y));
@@ -483,7 +500,7 @@ void Network::Split(const std::vector<NodeId>& side_a, const std::vector<NodeId>
 }
 
 void Network::BlockOneWay(NodeId from, NodeId to) {
-  blocked_.insert({from, to});
+  Block(from, to);
   TraceEvent("PartitionStarted")
       .Detail("kind", "one_way")
       .Detail("from", NodeName(from))
@@ -492,6 +509,7 @@ void Network::BlockOneWay(NodeId from, NodeId to) {
 
 void Network::Heal() {
   const size_t pairs = blocked_.size();
+  for (const auto& [from, to] : blocked_) block_history_.push_back({simulation_->Now(), from, to, false});
   blocked_.clear();
   TraceEvent("PartitionHealed").Detail("blocked_pairs", pairs);
   std::vector<std::shared_ptr<ConnectionState>> live;

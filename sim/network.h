@@ -159,6 +159,8 @@ class Network {
   // Holds everything from -> to until now + duration.
   void Clog(NodeId from, NodeId to, SimDuration duration);
   bool Blocked(NodeId from, NodeId to) const { return blocked_.count({from, to}) != 0; }
+  // Whether from -> to was blocked throughout time `at` (partition history).
+  bool WasBlocked(NodeId from, NodeId to, SimTime at) const;
   bool CanReach(NodeId from, NodeId to) const {
     return IsUp(from) && IsUp(to) && !Blocked(from, to);
   }
@@ -217,6 +219,13 @@ class Network {
   std::map<std::pair<NodeId, NodeId>, LinkConfig> links_;
   std::map<std::pair<NodeId, NodeId>, Rng*> link_rngs_;
   std::set<std::pair<NodeId, NodeId>> blocked_;
+  struct BlockChange {
+    SimTime time;
+    NodeId from, to;
+    bool blocked;
+  };
+  void Block(NodeId from, NodeId to);
+  std::vector<BlockChange> block_history_;
   std::map<std::pair<NodeId, NodeId>, SimTime> clogged_until_;
   std::map<Address, Listener*> listeners_;
   std::map<uint64_t, PendingCall> calls_;

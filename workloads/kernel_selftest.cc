@@ -43,7 +43,7 @@ class KernelSelftest : public Workload {
   static constexpr int kRequestsPerClient = 40;
   static constexpr int kAttemptsPerRequest = 3;
 
-  void Setup(sim::Simulation& simulation) override {
+  void Setup(sim::Simulation& simulation, const sim::FaultPlan& /*plan: none*/) override {
     simulation_ = &simulation;
     sim::Properties& properties = simulation.properties();
     for (const char* name : {"RequestTimedOut", "RequestRejected", "MailboxFull",

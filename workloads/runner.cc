@@ -11,11 +11,52 @@
 
 namespace workloads {
 
-absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& options) {
-  const WorkloadEntry* entry = FindWorkload(options.workload);
+namespace {
+absl::StatusOr<const WorkloadEntry*> Find(const std::string& name) {
+  const WorkloadEntry* entry = FindWorkload(name);
   if (entry == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown workload '", options.workload,
-                                                   "' (etcd-dst list shows them)"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown workload '", name, "' (etcd-dst list shows them)"));
+  }
+  return entry;
+}
+}  // namespace
+
+absl::StatusOr<sim::FaultPlan> PlanFor(const std::string& workload, uint64_t seed) {
+  absl::StatusOr<const WorkloadEntry*> entry = Find(workload);
+  if (!entry.ok()) return entry.status();
+  const std::optional<sim::FaultSurface> surface = (*entry)->make()->Faults();
+  if (!surface.has_value()) {
+    sim::FaultPlan empty;
+    empty.set_workload(workload);
+    empty.set_seed(seed);
+    return empty;
+  }
+  return sim::GeneratePlan(seed, workload, *surface);
+}
+
+absl::Status CheckPlan(const std::string& workload, const sim::FaultPlan& plan) {
+  absl::StatusOr<const WorkloadEntry*> entry = Find(workload);
+  if (!entry.ok()) return entry.status();
+  if (!plan.workload().empty() && plan.workload() != workload) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the plan is for workload '", plan.workload(), "', not '", workload, "'"));
+  }
+  const std::optional<sim::FaultSurface> surface = (*entry)->make()->Faults();
+  return sim::ValidatePlan(plan, surface.value_or(sim::FaultSurface{}));
+}
+
+absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& options) {
+  absl::StatusOr<const WorkloadEntry*> found = Find(options.workload);
+  if (!found.ok()) return found.status();
+  const WorkloadEntry* entry = *found;
+  sim::FaultPlan plan;
+  if (options.plan.has_value()) {
+    if (absl::Status status = CheckPlan(options.workload, *options.plan); !status.ok()) return status;
+    plan = *options.plan;
+  } else {
+    absl::StatusOr<sim::FaultPlan> generated = PlanFor(options.workload, options.seed);
+    if (!generated.ok()) return generated.status();
+    plan = *std::move(generated);
   }
   sim::SimulationOptions sim_options;
   sim_options.seed = options.seed;
@@ -48,9 +89,12 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
   }
 
   std::unique_ptr<Workload> workload = entry->make();
-  workload->Setup(simulation);
+  workload->Setup(simulation, plan);
+  sim::World* world = workload->world();
+  if (world != nullptr && !options.export_disks_dir.empty()) world->set_export_directory(options.export_disks_dir);
   const sim::StopReason stop = simulation.scheduler().Run(workload->Limits());
   workload->Finish(simulation);
+  absl::Status exported = world != nullptr ? world->ExportFinal() : absl::OkStatus();
 
   etcd_dst::result::RunResult result;
   result.set_workload(options.workload);
@@ -92,6 +136,7 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
   simulation.trace().Flush();
   // Actors die before the world the workload owns.
   simulation.Shutdown();
+  if (!exported.ok()) return absl::InternalError(absl::StrCat("exporting disks: ", exported.message()));
   return result;
 }
 

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <string>
 
+#include <optional>
+
 #include "absl/status/statusor.h"
+#include "sim/fault_plan.h"
 #include "sim/run_result.pb.h"
 
 namespace workloads {
@@ -17,10 +20,22 @@ struct RunOptions {
   std::string trace_path;       // protobuf stream; empty: none
   std::string trace_text_path;  // one line per event; "-" is stdout; empty: none
   bool buggify = true;
+  // Runs this plan instead of the one the seed generates.
+  std::optional<sim::FaultPlan> plan;
+  // Writes each disk's crash image at every power loss, and its final view.
+  std::string export_disks_dir;
 };
 
-// InvalidArgument for an unknown workload, PermissionDenied for an
-// unwritable trace path. Property violations are not errors: they are in
+// The plan `seed` generates for `workload` (empty for workloads without
+// faults). InvalidArgument for an unknown workload.
+absl::StatusOr<sim::FaultPlan> PlanFor(const std::string& workload, uint64_t seed);
+
+// InvalidArgument (one line) if `plan` does not fit `workload`.
+absl::Status CheckPlan(const std::string& workload, const sim::FaultPlan& plan);
+
+// InvalidArgument for an unknown workload or a plan that does not fit it,
+// PermissionDenied for an unwritable trace path, Internal if exporting disks
+// failed. Property violations are not errors: they are in
 // the result.
 absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& options);
 

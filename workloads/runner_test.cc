@@ -26,6 +26,21 @@ TEST(KernelSelftestTest, PassesAcrossSeeds) {
   }
 }
 
+// world-selftest passes across seeds, and its Sometimes properties are all seen.
+TEST(WorldSelftestTest, PassesAcrossSeeds) {
+  std::map<std::string, uint64_t> hits;
+  for (uint64_t seed = 1; seed <= 120; ++seed) {
+    auto result = RunWorkload({.workload = "world-selftest", .seed = seed});
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->pass()) << ResultLine(*result);
+    for (const auto& property : result->properties()) {
+      if (property.kind() == "sometimes") hits[property.name()] += property.hits();
+    }
+  }
+  for (const auto& [name, count] : hits) EXPECT_GT(count, 0u) << name << " never seen in 120 seeds";
+  EXPECT_GE(hits.size(), 12u);
+}
+
 // The same seed gives the same fingerprint in one process; another seed a different one.
 TEST(KernelSelftestTest, SameSeedSameFingerprint) {
   auto a = RunWorkload({.workload = "kernel-selftest", .seed = 7});

@@ -4,19 +4,28 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "sim/fault_plan.h"
 #include "sim/simulation.h"
+#include "sim/world.h"
 
 namespace workloads {
 
 class Workload {
  public:
   virtual ~Workload() = default;
-  // Spawns the scenario's actors and registers its properties. Called once,
-  // before the scheduler runs.
-  virtual void Setup(sim::Simulation& simulation) = 0;
+  // What fault plans may touch; nullopt for a workload that takes none (its
+  // plans are empty).
+  virtual std::optional<sim::FaultSurface> Faults() const { return std::nullopt; }
+  // Spawns the scenario's actors and registers its properties, under `plan`
+  // (generated from the seed, or read from a file). Called once, before the
+  // scheduler runs.
+  virtual void Setup(sim::Simulation& simulation, const sim::FaultPlan& plan) = 0;
+  // The world the workload built in Setup, if any (for disk exports).
+  virtual sim::World* world() { return nullptr; }
   // End-of-run checks, after the scheduler stopped (actors are still alive).
   virtual void Finish(sim::Simulation& simulation) {}
   // When the run stops if it does not go quiet first.

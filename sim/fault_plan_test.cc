@@ -1,0 +1,83 @@
+#include "sim/fault_plan.h"
+
+#include <set>
+
+#include <gtest/gtest.h>
+
+namespace sim {
+namespace {
+
+FaultSurface Surface() {
+  FaultSurface surface;
+  surface.nodes = {"m0", "m1", "m2"};
+  return surface;
+}
+
+// A seed always generates the same plan; other seeds generate other plans.
+TEST(FaultPlanTest, DeterministicPerSeed) {
+  EXPECT_EQ(FormatPlanText(GeneratePlan(7, "w", Surface())), FormatPlanText(GeneratePlan(7, "w", Surface())));
+  EXPECT_NE(FormatPlanText(GeneratePlan(7, "w", Surface())), FormatPlanText(GeneratePlan(8, "w", Surface())));
+}
+
+// Swarm testing: across seeds each kind of fault is sometimes on and sometimes off, and every
+// action kind is generated somewhere; generated plans are valid and in time order.
+TEST(FaultPlanTest, SwarmVariesKindsAcrossSeeds) {
+  std::set<std::string> on, off;
+  std::set<int> action_kinds;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const FaultPlan plan = GeneratePlan(seed, "w", Surface());
+    ASSERT_TRUE(ValidatePlan(plan, Surface()).ok()) << seed;
+    const auto* descriptor = plan.swarm().GetDescriptor();
+    const auto* reflection = plan.swarm().GetReflection();
+    for (int f = 0; f < descriptor->field_count(); ++f) {
+      const auto* field = descriptor->field(f);
+      if (field->type() != google::protobuf::FieldDescriptor::TYPE_BOOL) continue;
+      (reflection->GetBool(plan.swarm(), field) ? on : off).insert(field->name());
+    }
+    int64_t last = 0;
+    for (const auto& action : plan.actions()) {
+      EXPECT_GE(action.at_ns(), last);
+      last = action.at_ns();
+      action_kinds.insert(action.kind_case());
+    }
+  }
+  EXPECT_EQ(on.size(), 14u);
+  EXPECT_EQ(off.size(), 14u);
+  EXPECT_EQ(action_kinds.size(), 7u);  // all but Heal, which plans only get by editing
+}
+
+// Text round-trips exactly, so an unedited plan file replays the generated plan.
+TEST(FaultPlanTest, TextRoundTrip) {
+  const FaultPlan plan = GeneratePlan(42, "w", Surface());
+  absl::StatusOr<FaultPlan> parsed = ParsePlanText(FormatPlanText(plan));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->SerializeAsString(), plan.SerializeAsString());
+}
+
+// Malformed text names the line and column; invalid plans say what is wrong in one line.
+TEST(FaultPlanTest, ErrorsAreClear) {
+  absl::StatusOr<FaultPlan> bad = ParsePlanText("seed: 3\nactions { at_ns: 1 crash { nod: \"m0\" } }\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("line 2 column"), std::string::npos) << bad.status();
+
+  FaultPlan plan;
+  auto* action = plan.add_actions();
+  action->set_at_ns(5);
+  action->mutable_crash()->set_node("m9");
+  absl::Status status = ValidatePlan(plan, Surface());
+  EXPECT_EQ(status.message(), "action 0 names unknown node 'm9' (known: m0, m1, m2)");
+  action->mutable_crash()->set_node("m1");
+  action->set_at_ns(-1);
+  EXPECT_EQ(ValidatePlan(plan, Surface()).message(), "action 0: at_ns is negative");
+  action->set_at_ns(0);
+  plan.add_disks()->set_disk("m0");
+  plan.mutable_disks(0)->set_persist_unit_bytes(1000);
+  EXPECT_NE(ValidatePlan(plan, Surface()).message().find("not a power of two"), std::string::npos);
+  plan.mutable_disks(0)->set_persist_unit_bytes(4096);
+  plan.mutable_swarm()->set_packet_loss_per_million(2000000);
+  EXPECT_NE(ValidatePlan(plan, Surface()).message().find("above 1000000"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sim
