@@ -151,6 +151,7 @@ Scheduler::Options::Options() {
 // signal stack, since the faulting one is full. Under ASan, ASan's own
 // handler reports it instead.
 namespace {
+#ifndef ETCD_DST_ASAN
 void OnSegv(int signal_number, siginfo_t* info, void*) {
   const Scheduler* scheduler = Scheduler::Running();
   const Actor* actor = scheduler != nullptr ? scheduler->current() : nullptr;
@@ -169,7 +170,6 @@ void OnSegv(int signal_number, siginfo_t* info, void*) {
 }
 
 void InstallStackOverflowHandler() {
-#ifndef ETCD_DST_ASAN
   static bool installed = false;
   if (installed) return;
   installed = true;
@@ -184,8 +184,10 @@ void InstallStackOverflowHandler() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGSEGV, &action, nullptr);
   sigaction(SIGBUS, &action, nullptr);
-#endif
 }
+#else
+void InstallStackOverflowHandler() {}
+#endif
 }  // namespace
 
 bool Actor::InGuardPage(const void* address) const {
@@ -225,6 +227,8 @@ void Scheduler::Shutdown() {
   }
   heap_.clear();
   callbacks_.clear();
+  free_callback_slots_.clear();
+  shut_down_ = true;
   running_ = previous;
 }
 
@@ -370,6 +374,8 @@ void Scheduler::Push(SimTime at, Actor* actor, uint64_t token) {
 }
 
 Scheduler::TimerId Scheduler::ScheduleAt(SimTime at, absl::AnyInvocable<void()> callback) {
+  // After shutdown nothing runs again: what destructors schedule is dropped.
+  if (shut_down_) return kNoTimer;
   uint32_t slot;
   if (!free_callback_slots_.empty()) {
     slot = free_callback_slots_.back();

@@ -198,6 +198,7 @@ class Scheduler {
 
   // Callbacks run on the scheduler's stack and must not block.
   using TimerId = uint64_t;
+  static constexpr TimerId kNoTimer = UINT64_MAX;
   TimerId ScheduleAt(SimTime at, absl::AnyInvocable<void()> callback);
   TimerId ScheduleAfter(SimDuration delay, absl::AnyInvocable<void()> callback) {
     return ScheduleAt(now_ + delay, std::move(callback));
@@ -276,6 +277,7 @@ class Scheduler {
   size_t live_actor_count_ = 0;
   bool stop_requested_ = false;
   bool shutting_down_ = false;
+  bool shut_down_ = false;
   std::vector<Event> heap_;
   std::vector<CallbackSlot> callbacks_;
   std::vector<uint32_t> free_callback_slots_;

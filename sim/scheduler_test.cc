@@ -194,6 +194,19 @@ TEST(SchedulerTest, ShutdownUnwindsLiveActors) {
   EXPECT_EQ(destroyed, 3);
 }
 
+// After shutdown, what destructors schedule is dropped, and timer slots stay consistent.
+TEST(SchedulerTest, ScheduleAfterShutdownIsDropped) {
+  Scheduler scheduler;
+  bool ran = false;
+  scheduler.ScheduleAfter(SimDuration::Seconds(1), [] {});
+  const auto cancelled = scheduler.ScheduleAfter(SimDuration::Seconds(2), [] {});
+  EXPECT_TRUE(scheduler.Cancel(cancelled));
+  scheduler.Shutdown();
+  EXPECT_EQ(scheduler.ScheduleAfter(SimDuration::Seconds(1), [&ran] { ran = true; }), Scheduler::kNoTimer);
+  EXPECT_EQ(scheduler.Run(), StopReason::kQuiet);
+  EXPECT_FALSE(ran);
+}
+
 // Finished actors' slots and stacks are reused: many short actors stay cheap.
 TEST(SchedulerTest, ManyShortActors) {
   Scheduler scheduler;
