@@ -269,21 +269,33 @@ void Network::SendDatagram(Address from, Address to, std::string payload) {
   }
 }
 
-absl::StatusOr<std::string> Network::Call(Address from, Address to, std::string_view method,
-                                          std::string request, SimDuration timeout) {
+uint64_t Network::StartCall(Address from, Address to, Future<absl::StatusOr<std::string>>* future) {
   const uint64_t call_id = next_call_id_++;
   PendingCall& call = calls_[call_id];
   call.caller = from;
   call.target = to;
-  Future<absl::StatusOr<std::string>> future = call.promise.GetFuture();
-  if (!IsUp(to.node) && nodes_[to.node].down_kind == DownKind::kCrash && IsUp(from.node) &&
-      !Blocked(from.node, to.node)) {
-    // The machine is up but nothing runs there: refused after a round trip.
-    const SimDuration round_trip = Latency(from.node, to.node) + Latency(to.node, from.node);
-    simulation_->scheduler().ScheduleAfter(round_trip, [this, call_id] {
-      FailCall(call_id, absl::UnavailableError("connection refused"));
-    });
-  } else {
+  *future = call.promise.GetFuture();
+  return call_id;
+}
+
+bool Network::RefusedByCrashedNode(Address from, Address to, uint64_t call_id) {
+  if (IsUp(to.node) || nodes_[to.node].down_kind != DownKind::kCrash || !IsUp(from.node) ||
+      Blocked(from.node, to.node)) {
+    return false;
+  }
+  // The machine is up but nothing runs there: refused after a round trip.
+  const SimDuration round_trip = Latency(from.node, to.node) + Latency(to.node, from.node);
+  simulation_->scheduler().ScheduleAfter(round_trip, [this, call_id] {
+    FailCall(call_id, absl::UnavailableError("connection refused"));
+  });
+  return true;
+}
+
+absl::StatusOr<std::string> Network::Call(Address from, Address to, std::string_view method,
+                                          std::string request, SimDuration timeout) {
+  Future<absl::StatusOr<std::string>> future;
+  const uint64_t call_id = StartCall(from, to, &future);
+  if (!RefusedByCrashedNode(from, to, call_id)) {
     Envelope envelope;
     envelope.kind = Envelope::Kind::kCall;
     envelope.from = from;
@@ -316,18 +328,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Network::Connect(Address from, Addre
   state->id = next_connection_id_++;
   state->ends[0] = from;
   state->ends[1] = to;
-  const uint64_t call_id = next_call_id_++;
-  PendingCall& call = calls_[call_id];
-  call.caller = from;
-  call.target = to;
-  Future<absl::StatusOr<std::string>> future = call.promise.GetFuture();
-  if (!IsUp(to.node) && nodes_[to.node].down_kind == DownKind::kCrash && IsUp(from.node) &&
-      !Blocked(from.node, to.node)) {
-    const SimDuration round_trip = Latency(from.node, to.node) + Latency(to.node, from.node);
-    simulation_->scheduler().ScheduleAfter(round_trip, [this, call_id] {
-      FailCall(call_id, absl::UnavailableError("connection refused"));
-    });
-  } else {
+  Future<absl::StatusOr<std::string>> future;
+  const uint64_t call_id = StartCall(from, to, &future);
+  if (!RefusedByCrashedNode(from, to, call_id)) {
     const Drop drop = Decide(from.node, to.node, true);
     if (drop != Drop::kNone) {
       TraceDrop(from, to, "syn", drop);

@@ -202,6 +202,10 @@ class Network {
   void SendReply(uint64_t call_id, Address server, absl::StatusOr<std::string> response);
   void DeliverReply(uint64_t call_id, Address from, Address to, absl::StatusOr<std::string> response);
   void FailCall(uint64_t call_id, absl::Status status);
+  // Registers a pending call or handshake from `from` to `to`.
+  uint64_t StartCall(Address from, Address to, Future<absl::StatusOr<std::string>>* future);
+  // If `to` has crashed (kernel up, process gone), schedules the refusal and returns true.
+  bool RefusedByCrashedNode(Address from, Address to, uint64_t call_id);
   // Waits (actor) for `future` until the deadline; cleans up call `call_id` on timeout.
   absl::StatusOr<std::string> AwaitCall(uint64_t call_id,
                                         const Future<absl::StatusOr<std::string>>& future,
