@@ -1,4 +1,4 @@
-// etcd-dst: the command line. Subcommands: run, plan, sweep, list, trace.
+// etcd-dst: the command line. Subcommands: run, plan, sweep, list, trace, ids.
 // Exit codes are in cli/exit_codes.h.
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 #include "cli/exit_codes.h"
 #include "cli/seed.h"
 #include "cli/sweep.h"
+#include "model/ids.h"
 #include "sim/fault_plan.h"
 #include "sim/trace_file.h"
 #include "workloads/runner.h"
@@ -126,6 +127,18 @@ int PrintPlan(const std::string& workload, const std::string& seed_text) {
   return kExitPass;
 }
 
+int Ids(const std::string& initial_cluster, const std::string& token) {
+  absl::StatusOr<std::vector<model::InitialMember>> members = model::ParseInitialCluster(initial_cluster);
+  if (!members.ok()) return BadInput(std::string(members.status().message()));
+  std::vector<model::MemberId> ids;
+  for (const model::InitialMember& member : *members) {
+    ids.push_back(model::ComputeMemberId(member.peer_urls, token));
+    std::printf("member %s %s\n", member.name.c_str(), model::FormatId(ids.back()).c_str());
+  }
+  std::printf("cluster %s\n", model::FormatId(model::ComputeClusterId(ids)).c_str());
+  return kExitPass;
+}
+
 int List() {
   for (const workloads::WorkloadEntry& entry : workloads::AllWorkloads()) {
     std::printf("%-24s %s\n", entry.name.c_str(), entry.description.c_str());
@@ -180,6 +193,11 @@ int Main(int argc, char** argv) {
 
   CLI::App* list = app.add_subcommand("list", "List the workloads");
 
+  std::string ids_cluster, ids_token = "etcd-cluster";
+  CLI::App* ids_cmd = app.add_subcommand("ids", "Print member and cluster IDs as etcd 3.4 computes them");
+  ids_cmd->add_option("--initial-cluster", ids_cluster, "name=url[,name=url...]")->required();
+  ids_cmd->add_option("--token", ids_token, "--initial-cluster-token (default etcd-cluster)");
+
   std::vector<std::string> sweep_workloads;
   std::string first_seed_text = "1", shard_text = "0/1", out_dir = "sweep-out";
   uint64_t seeds = 100;
@@ -213,6 +231,7 @@ int Main(int argc, char** argv) {
   if (run->parsed()) return Run(flags);
   if (plan_cmd->parsed()) return PrintPlan(plan_workload, plan_seed);
   if (list->parsed()) return List();
+  if (ids_cmd->parsed()) return Ids(ids_cluster, ids_token);
   if (trace_cmd->parsed()) return PrintTrace(trace_file);
   if (sweep->parsed()) {
     SweepOptions options;

@@ -11,7 +11,9 @@ packages=(
   libabsl-dev
   libgtest-dev
   libcli11-dev
+  libssl-dev zlib1g-dev
   graphviz
+  etcd-server etcd-client
 )
 
 as_root=()
