@@ -74,6 +74,14 @@ absl::StatusOr<Disk::OpenFile*> Disk::Descriptor(int fd) {
   return &it->second;
 }
 
+void Disk::Delay(bool sync) {
+  Scheduler* scheduler = Scheduler::Running();
+  if (scheduler == nullptr || scheduler->current() == nullptr) return;
+  const SimDuration delay = sync ? rng_->DurationIn(options_.sync_latency_min, options_.sync_latency_max)
+                                 : rng_->DurationIn(options_.write_latency_min, options_.write_latency_max);
+  this_actor::SleepFor(delay);
+}
+
 // ------------------------------------------------------------------ namespace ops
 
 absl::Status Disk::Mkdir(std::string_view path) {
@@ -138,6 +146,7 @@ absl::Status Disk::Close(int fd) {
 }
 
 absl::Status Disk::Rename(std::string_view from, std::string_view to) {
+  Delay(false);
   auto source = LookupParent(from);
   if (!source.ok()) return source.status();
   auto target = LookupParent(to);
@@ -240,6 +249,7 @@ void Disk::ApplyData(std::string& content, const DataOp& op) {
 }
 
 absl::StatusOr<size_t> Disk::Pwrite(int fd, uint64_t offset, std::string_view data) {
+  Delay(false);
   auto file = Descriptor(fd);
   if (!file.ok()) return file.status();
   Inode& inode = inodes_.at((*file)->inode);
@@ -293,6 +303,7 @@ absl::Status Disk::Seek(int fd, uint64_t offset) {
 }
 
 absl::Status Disk::Ftruncate(int fd, uint64_t size) {
+  Delay(false);
   auto file = Descriptor(fd);
   if (!file.ok()) return file.status();
   Inode& inode = inodes_.at((*file)->inode);
@@ -315,6 +326,7 @@ absl::StatusOr<std::string> Disk::ReadFile(std::string_view path) {
 }
 
 absl::Status Disk::Sync(int fd, const char* call) {
+  Delay(true);
   auto file = Descriptor(fd);
   if (!file.ok()) return file.status();
   Inode& inode = inodes_.at((*file)->inode);
@@ -361,6 +373,7 @@ void Disk::ApplyMeta(Namespace& names, const MetaOp& op) {
 }
 
 absl::Status Disk::FsyncDir(std::string_view path) {
+  Delay(true);
   absl::StatusOr<InodeId> id = Lookup(path);
   if (!id.ok()) return id.status();
   if (!inodes_.at(*id).is_directory) return absl::FailedPreconditionError(fmt::format("not a directory: {}", path));

@@ -42,6 +42,12 @@ struct DiskOptions {
   uint64_t capacity_bytes = uint64_t{8} << 30;
   SimDuration writeback_age = SimDuration::Seconds(30);   // dirty_expire_centisecs
   SimDuration journal_commit_age = SimDuration::Seconds(5);  // ext4 commit=5
+  // Calls made by an actor take this long (uniform in [min, max]); the effect
+  // of a sync lands at its end, so a power loss can strike mid-fsync.
+  SimDuration write_latency_min = SimDuration::Micros(5);
+  SimDuration write_latency_max = SimDuration::Micros(50);
+  SimDuration sync_latency_min = SimDuration::Micros(500);
+  SimDuration sync_latency_max = SimDuration::Millis(8);
 };
 
 struct OpenOptions {
@@ -178,6 +184,8 @@ class Disk {
   absl::StatusOr<std::pair<InodeId, std::string>> LookupParent(std::string_view path) const;
   absl::StatusOr<OpenFile*> Descriptor(int fd);
   absl::Status Sync(int fd, const char* call);
+  // Blocks the calling actor (if any) for a write-sized or sync-sized delay.
+  void Delay(bool sync);
   static void ApplyMeta(Namespace& names, const MetaOp& op);
   static void ApplyData(std::string& content, const DataOp& op);
   std::map<InodeId, std::string> Paths(const Namespace& names) const;
