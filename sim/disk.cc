@@ -239,13 +239,12 @@ void Disk::FillUp() {
   TraceEvent("DiskFull").Detail("disk", name_).Detail("capacity", options_.capacity_bytes);
 }
 
-void Disk::ApplyData(std::string& content, const DataOp& op) {
+void Disk::ApplyData(FileContent& content, const DataOp& op) {
   if (op.kind == DataOp::Kind::kTruncate) {
-    content.resize(op.offset, '\0');
+    content.Resize(op.offset);
     return;
   }
-  if (content.size() < op.offset + op.data.size()) content.resize(op.offset + op.data.size(), '\0');
-  content.replace(op.offset, op.data.size(), op.data);
+  content.Write(op.offset, op.data);
 }
 
 absl::StatusOr<size_t> Disk::Pwrite(int fd, uint64_t offset, std::string_view data) {
@@ -281,9 +280,7 @@ absl::StatusOr<std::string> Disk::Pread(int fd, uint64_t offset, uint64_t length
     TraceEvent("ReadFailed").Detail("disk", name_).Detail("error", "input/output error");
     return absl::DataLossError("input/output error");
   }
-  const std::string& content = inodes_.at((*file)->inode).current;
-  if (offset >= content.size()) return std::string();
-  return content.substr(offset, std::min<uint64_t>(length, content.size() - offset));
+  return inodes_.at((*file)->inode).current.Read(offset, length);
 }
 
 absl::StatusOr<std::string> Disk::Read(int fd, uint64_t length) {
@@ -507,19 +504,18 @@ PowerLossReport Disk::PowerLoss(const PowerLossChoice* forced) {
     } else {
       outcome.size_kept = rng.Chance(1, 2);
     }
-    std::string content = inode.durable;
+    FileContent content = inode.durable;
     for (size_t p = 0; p < parts.size(); ++p) {
       if (!keep[p]) continue;
       const DataOp& op = inode.pending[parts[p].op];
       if (op.kind == DataOp::Kind::kTruncate) {
-        content.resize(op.offset, '\0');
+        content.Resize(op.offset);
         continue;
       }
-      if (content.size() < parts[p].end) content.resize(parts[p].end, '\0');
-      content.replace(parts[p].begin, parts[p].end - parts[p].begin,
-                      op.data.substr(parts[p].begin - op.offset, parts[p].end - parts[p].begin));
+      content.Write(parts[p].begin, std::string_view(op.data).substr(parts[p].begin - op.offset,
+                                                                     parts[p].end - parts[p].begin));
     }
-    if (outcome.size_kept) content.resize(inode.current.size(), '\0');
+    if (outcome.size_kept) content.Resize(inode.current.size());
     inode.durable = std::move(content);
     outcome.file_survived = survives;
     outcome.size_after = survives ? inode.durable.size() : 0;
@@ -594,10 +590,16 @@ absl::Status Disk::Export(const std::string& directory, bool durable) const {
       continue;
     }
     std::filesystem::create_directories(target.parent_path(), error);
-    std::ofstream out(target, std::ios::binary | std::ios::trunc);
-    const std::string& content = durable ? it->second.durable : it->second.current;
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", target.string()));
+    const FileContent& content = durable ? it->second.durable : it->second.current;
+    {
+      std::ofstream out(target, std::ios::binary | std::ios::trunc);
+      const std::string& head = content.head();
+      out.write(head.data(), static_cast<std::streamsize>(std::min<uint64_t>(head.size(), content.size())));
+      if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", target.string()));
+    }
+    // The zero tail becomes a sparse region, as fallocate leaves it.
+    std::filesystem::resize_file(target, content.size(), error);
+    if (error) return absl::PermissionDeniedError(absl::StrCat("cannot size ", target.string()));
   }
   return absl::OkStatus();
 }

@@ -20,6 +20,7 @@
 // like Linux's fsyncgate), reads can fail, the disk can fill up.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -87,6 +88,39 @@ struct PowerLossReport {
     bool file_survived = true;
   };
   std::vector<FileOutcome> files;
+};
+
+// A file's bytes with an implicit zero tail: `head` is stored, the rest up
+// to `size` reads as zeros, so preallocating 64 MB costs nothing.
+class FileContent {
+ public:
+  uint64_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void Resize(uint64_t size) {
+    if (size < head_.size()) head_.resize(size);
+    size_ = size;
+  }
+  void Write(uint64_t offset, std::string_view data) {
+    if (offset + data.size() > head_.size()) head_.resize(offset + data.size(), '\0');
+    head_.replace(offset, data.size(), data);
+    if (offset + data.size() > size_) size_ = offset + data.size();
+  }
+  // Up to `length` bytes from `offset`, short at the end of the file.
+  std::string Read(uint64_t offset, uint64_t length) const {
+    if (offset >= size_) return std::string();
+    length = std::min(length, size_ - offset);
+    std::string out(length, '\0');
+    if (offset < head_.size()) {
+      const uint64_t stored = std::min<uint64_t>(length, head_.size() - offset);
+      out.replace(0, stored, head_, offset, stored);
+    }
+    return out;
+  }
+  const std::string& head() const { return head_; }
+
+ private:
+  std::string head_;
+  uint64_t size_ = 0;
 };
 
 class Disk {
@@ -158,8 +192,8 @@ class Disk {
   };
   struct Inode {
     bool is_directory = false;
-    std::string current;  // the page cache
-    std::string durable;  // the platter
+    FileContent current;  // the page cache
+    FileContent durable;  // the platter
     std::vector<DataOp> pending;
     std::map<std::string, InodeId> entries;  // directories: the current namespace
   };
@@ -187,7 +221,7 @@ class Disk {
   // Blocks the calling actor (if any) for a write-sized or sync-sized delay.
   void Delay(bool sync);
   static void ApplyMeta(Namespace& names, const MetaOp& op);
-  static void ApplyData(std::string& content, const DataOp& op);
+  static void ApplyData(FileContent& content, const DataOp& op);
   std::map<InodeId, std::string> Paths(const Namespace& names) const;
   absl::Status Export(const std::string& directory, bool durable) const;
   void CollectGarbage();
