@@ -322,6 +322,19 @@ absl::StatusOr<std::string> Disk::ReadFile(std::string_view path) {
   return data;
 }
 
+absl::Status Disk::CopyFile(int from_fd, std::string_view to) {
+  auto file = Descriptor(from_fd);
+  if (!file.ok()) return file.status();
+  const FileContent content = inodes_.at((*file)->inode).current;
+  absl::StatusOr<int> out = Open(to, {.create = true, .truncate = true});
+  if (!out.ok()) return out.status();
+  const std::string& head = content.head();
+  absl::Status status = Pwrite(*out, 0, std::string_view(head).substr(0, std::min<uint64_t>(head.size(), content.size()))).status();
+  if (status.ok()) status = Ftruncate(*out, content.size());
+  (void)Close(*out);
+  return status;
+}
+
 absl::Status Disk::Sync(int fd, const char* call) {
   Delay(true);
   auto file = Descriptor(fd);

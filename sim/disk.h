@@ -156,6 +156,9 @@ class Disk {
   bool Exists(std::string_view path);
   // Whole-file helpers over the calls above.
   absl::StatusOr<std::string> ReadFile(std::string_view path);
+  // Copies an open file's contents into `to` (created or truncated), as
+  // io.Copy does; the copy's zero tail stays implicit.
+  absl::Status CopyFile(int from_fd, std::string_view to);
 
   // --- what happens to it --------------------------------------------------
   // The process using the disk died: its descriptors close, the cache stays.
