@@ -548,17 +548,19 @@ bool WaitOn(WaiterList& list, SimTime deadline) {
   return waiter.notified;
 }
 
+// Waking goes through the waiter's own scheduler, so that primitives can be
+// notified from outside Run (a test's main body, a destructor).
 void NotifyOne(WaiterList& list) {
   if (Waiter* waiter = list.PopFront()) {
     waiter->notified = true;
-    Scheduler::Running()->Wake(waiter->actor);
+    waiter->actor->scheduler()->Wake(waiter->actor);
   }
 }
 
 void NotifyAll(WaiterList& list) {
   while (Waiter* waiter = list.PopFront()) {
     waiter->notified = true;
-    Scheduler::Running()->Wake(waiter->actor);
+    waiter->actor->scheduler()->Wake(waiter->actor);
   }
 }
 

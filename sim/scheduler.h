@@ -143,6 +143,7 @@ class Actor {
   ActorOutcome outcome() const { return outcome_; }
   bool kill_requested() const { return kill_requested_; }
   size_t stack_bytes() const { return stack_bytes_; }
+  Scheduler* scheduler() const { return scheduler_; }
   // True if `address` lies in the guard page below this actor's stack.
   bool InGuardPage(const void* address) const;
 

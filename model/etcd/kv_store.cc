@@ -222,13 +222,14 @@ absl::StatusOr<KvStore> KvStore::FromBuckets(const bbolt::Buckets& buckets) {
 std::string KvStore::Serialize() const {
   bbolt::Buckets buckets;
   ToBuckets(&buckets);
-  std::string out;
-  for (const auto& [name, bucket] : buckets) {
-    for (const auto& [key, value] : bucket) {
-      out += name + '\0' + std::to_string(key.size()) + '\0' + key + std::to_string(value.size()) + '\0' + value;
-    }
-  }
-  return out;
+  // As a bbolt image: the same format the backend and snapshots use.
+  return bbolt::BuildImage(buckets, 1);
+}
+
+absl::StatusOr<KvStore> KvStore::Deserialize(std::string_view data) {
+  const bbolt::ParsedImage parsed = bbolt::ParseImage(std::string(data), "snapshot");
+  if (parsed.failure.has_value()) return absl::DataLossError(parsed.failure->etcd_error);
+  return FromBuckets(parsed.buckets);
 }
 
 }  // namespace model::etcd

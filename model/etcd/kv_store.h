@@ -62,6 +62,7 @@ class KvStore {
   static absl::StatusOr<KvStore> FromBuckets(const bbolt::Buckets& buckets);
   // The whole state, for raft snapshots.
   std::string Serialize() const;
+  static absl::StatusOr<KvStore> Deserialize(std::string_view data);
 
  private:
   struct Version {

@@ -168,14 +168,14 @@ absl::Status Cluster::ValidateAdd(const Member& member) const {
   for (const auto& [id, existing] : members_) {
     for (const std::string& url : existing.peer_urls) {
       if (std::find(member.peer_urls.begin(), member.peer_urls.end(), url) != member.peer_urls.end()) {
-        return absl::AlreadyExistsError(kErrPeerUrlExists);
+        return absl::AlreadyExistsError(kErrMembershipPeerUrlExists);
       }
     }
   }
   if (member.is_learner) {
     size_t learners = 0;
     for (const auto& [id, existing] : members_) learners += existing.is_learner;
-    if (learners + 1 > kMaxLearners) return absl::FailedPreconditionError(kErrTooManyLearners);
+    if (learners + 1 > kMaxLearners) return absl::FailedPreconditionError(kErrMembershipTooManyLearners);
   }
   return absl::OkStatus();
 }
@@ -190,7 +190,7 @@ absl::Status Cluster::ValidatePromote(MemberId id) const {
   if (removed_.contains(id)) return absl::FailedPreconditionError(kErrIdRemoved);
   const Member* member = Find(id);
   if (member == nullptr) return absl::NotFoundError(kErrIdNotFound);
-  if (!member->is_learner) return absl::FailedPreconditionError(kErrMemberNotLearner);
+  if (!member->is_learner) return absl::FailedPreconditionError(kErrMembershipNotLearner);
   return absl::OkStatus();
 }
 
@@ -201,7 +201,7 @@ absl::Status Cluster::ValidateUpdate(MemberId id, const std::vector<std::string>
     if (other == id) continue;
     for (const std::string& url : member.peer_urls) {
       if (std::find(peer_urls.begin(), peer_urls.end(), url) != peer_urls.end()) {
-        return absl::AlreadyExistsError(kErrPeerUrlExists);
+        return absl::AlreadyExistsError(kErrMembershipPeerUrlExists);
       }
     }
   }

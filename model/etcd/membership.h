@@ -34,9 +34,9 @@ absl::StatusOr<Member> MemberFromJson(std::string_view json);
 inline constexpr char kErrIdRemoved[] = "membership: ID removed";
 inline constexpr char kErrIdExists[] = "membership: ID exists";
 inline constexpr char kErrIdNotFound[] = "membership: ID not found";
-inline constexpr char kErrPeerUrlExists[] = "membership: peerURL exists";
-inline constexpr char kErrMemberNotLearner[] = "membership: can only promote a learner member";
-inline constexpr char kErrTooManyLearners[] = "membership: too many learner members in cluster";
+inline constexpr char kErrMembershipPeerUrlExists[] = "membership: peerURL exists";
+inline constexpr char kErrMembershipNotLearner[] = "membership: can only promote a learner member";
+inline constexpr char kErrMembershipTooManyLearners[] = "membership: too many learner members in cluster";
 inline constexpr size_t kMaxLearners = 1;
 
 class Cluster {

@@ -31,10 +31,10 @@ TEST(MembershipTest, Validation) {
   Cluster cluster = Cluster::FromInitialCluster(*ParseInitialCluster("a=http://a:2380,b=http://b:2380"), "t");
   const MemberId a = cluster.FindByName("a")->id;
   EXPECT_EQ(cluster.ValidateAdd({a, "", {"http://z:1"}, {}, false}).message(), kErrIdExists);
-  EXPECT_EQ(cluster.ValidateAdd({99, "", {"http://a:2380"}, {}, false}).message(), kErrPeerUrlExists);
+  EXPECT_EQ(cluster.ValidateAdd({99, "", {"http://a:2380"}, {}, false}).message(), kErrMembershipPeerUrlExists);
   cluster.Add({99, "", {"http://c:2380"}, {}, true});
-  EXPECT_EQ(cluster.ValidateAdd({100, "", {"http://d:2380"}, {}, true}).message(), kErrTooManyLearners);
-  EXPECT_EQ(cluster.ValidatePromote(a).message(), kErrMemberNotLearner);
+  EXPECT_EQ(cluster.ValidateAdd({100, "", {"http://d:2380"}, {}, true}).message(), kErrMembershipTooManyLearners);
+  EXPECT_EQ(cluster.ValidatePromote(a).message(), kErrMembershipNotLearner);
   EXPECT_TRUE(cluster.ValidatePromote(99).ok());
   cluster.Remove(99);
   EXPECT_EQ(cluster.ValidateAdd({99, "", {"http://e:2380"}, {}, false}).message(), kErrIdRemoved);

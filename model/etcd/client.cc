@@ -1,0 +1,86 @@
+#include "model/etcd/client.h"
+
+#include "model/etcd/server.h"
+
+namespace model::etcd {
+
+absl::StatusOr<std::string> Client::Call(const std::string& method, const google::protobuf::Message& request) {
+  const std::string payload = request.SerializeAsString();
+  absl::Status last = absl::UnavailableError("no endpoints");
+  for (const std::string& url : endpoints_) {
+    absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, url);
+    if (!endpoint.ok()) {
+      last = endpoint.status();
+      continue;
+    }
+    const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
+    absl::StatusOr<std::string> reply =
+        network_->Call({self_, port}, {endpoint->node, endpoint->port}, method, payload, timeout_);
+    if (reply.ok()) return reply;
+    last = reply.status();
+    // An answer from etcd itself (not a transport failure) is final.
+    if (std::string(reply.status().message()).starts_with("etcdserver:") ||
+        std::string(reply.status().message()).starts_with("mvcc:")) {
+      return last;
+    }
+  }
+  return last;
+}
+
+namespace {
+template <typename Response>
+absl::StatusOr<Response> Parse(absl::StatusOr<std::string> reply) {
+  if (!reply.ok()) return reply.status();
+  Response response;
+  if (!response.ParseFromString(*reply)) return absl::DataLossError("malformed response");
+  return response;
+}
+}  // namespace
+
+absl::StatusOr<etcd_dst::etcd::PutResponse> Client::Put(const std::string& key, const std::string& value) {
+  etcd_dst::etcd::PutRequest request;
+  request.set_key(key);
+  request.set_value(value);
+  return Parse<etcd_dst::etcd::PutResponse>(Call("Put", request));
+}
+
+absl::StatusOr<etcd_dst::etcd::RangeResponse> Client::Get(const std::string& key, bool serializable) {
+  etcd_dst::etcd::RangeRequest request;
+  request.set_key(key);
+  request.set_serializable(serializable);
+  return Parse<etcd_dst::etcd::RangeResponse>(Call("Range", request));
+}
+
+absl::StatusOr<etcd_dst::etcd::MemberListResponse> Client::MemberList() {
+  return Parse<etcd_dst::etcd::MemberListResponse>(Call("MemberList", etcd_dst::etcd::MemberListRequest()));
+}
+
+absl::StatusOr<etcd_dst::etcd::MemberAddResponse> Client::MemberAdd(const std::vector<std::string>& peer_urls,
+                                                                     bool learner) {
+  etcd_dst::etcd::MemberAddRequest request;
+  for (const std::string& url : peer_urls) request.add_peerurls(url);
+  request.set_islearner(learner);
+  return Parse<etcd_dst::etcd::MemberAddResponse>(Call("MemberAdd", request));
+}
+
+absl::StatusOr<etcd_dst::etcd::MemberRemoveResponse> Client::MemberRemove(uint64_t id) {
+  etcd_dst::etcd::MemberRemoveRequest request;
+  request.set_id(id);
+  return Parse<etcd_dst::etcd::MemberRemoveResponse>(Call("MemberRemove", request));
+}
+
+absl::StatusOr<etcd_dst::etcd::MemberPromoteResponse> Client::MemberPromote(uint64_t id) {
+  etcd_dst::etcd::MemberPromoteRequest request;
+  request.set_id(id);
+  return Parse<etcd_dst::etcd::MemberPromoteResponse>(Call("MemberPromote", request));
+}
+
+absl::StatusOr<etcd_dst::etcd::StatusResponse> Client::Status() {
+  return Parse<etcd_dst::etcd::StatusResponse>(Call("Status", etcd_dst::etcd::StatusRequest()));
+}
+
+absl::StatusOr<etcd_dst::etcd::SnapshotResponse> Client::Snapshot() {
+  return Parse<etcd_dst::etcd::SnapshotResponse>(Call("Snapshot", etcd_dst::etcd::SnapshotRequest()));
+}
+
+}  // namespace model::etcd

@@ -1,0 +1,264 @@
+// EtcdServer: construction, start paths and process death.
+#include "model/etcd/server.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "fmt/format.h"
+#include "fmt/ranges.h"
+#include "model/etcd/server_internal.h"
+#include "sim/trace.h"
+
+namespace model::etcd {
+
+int64_t UnixSeconds(sim::SimTime now) { return kSimEpochUnixSeconds + now.nanos() / 1000000000; }
+
+absl::StatusOr<Endpoint> ResolveUrl(const sim::Network& network, const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return absl::InvalidArgumentError(fmt::format("invalid URL {}", url));
+  const std::string rest = url.substr(scheme + 3);
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string::npos) return absl::InvalidArgumentError(fmt::format("missing port in URL {}", url));
+  const std::string host = rest.substr(0, colon);
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(rest.substr(colon + 1), &port) || port > 65535) {
+    return absl::InvalidArgumentError(fmt::format("invalid port in URL {}", url));
+  }
+  std::optional<sim::NodeId> node = network.Resolve(host);
+  if (!node.has_value()) return absl::NotFoundError(fmt::format("lookup {}: no such host", host));
+  return Endpoint{*node, static_cast<uint16_t>(port)};
+}
+
+EtcdServer::EtcdServer(sim::Simulation* simulation, sim::Network* network, sim::Disk* disk, EtcdConfig config)
+    : simulation_(simulation), network_(network), disk_(disk), config_(std::move(config)) {}
+
+EtcdServer::~EtcdServer() = default;
+
+void EtcdServer::Start(sim::Group* group) {
+  group_ = group;
+  rng_ = &simulation_->Stream("etcd." + config_.name);
+  inbox_ = std::make_unique<sim::Channel<std::unique_ptr<Event>>>(1 << 16);
+  simulation_->scheduler().Spawn(group, "etcd", [this] { Run(); });
+}
+
+void EtcdServer::Fail(const std::string& error) {
+  state_ = State::kFailed;
+  failure_ = error;
+  sim::TraceEvent("EtcdStart")
+      .Detail("member", config_.name)
+      .Detail("path", path_.empty() ? "-" : path_)
+      .Detail("outcome", "failed")
+      .Detail("error", error);
+}
+
+void EtcdServer::Fatal(const std::string& error) {
+  if (state_ == State::kStopped || state_ == State::kFailed) return;
+  state_ = State::kFailed;
+  failure_ = error;
+  sim::TraceEvent("EtcdFatal").Detail("member", config_.name).Detail("error", error);
+  // The process exits: every actor of the container dies with it.
+  simulation_->scheduler().KillGroup(group_);
+}
+
+void EtcdServer::Run() {
+  absl::Status started = Bootstrap();
+  if (!started.ok()) {
+    Fail(std::string(started.message()));
+    return;  // the process exits
+  }
+  state_ = State::kRunning;
+  sim::TraceEvent("EtcdStart")
+      .Detail("member", config_.name)
+      .Detail("id", sim::Hex{id_})
+      .Detail("cluster", sim::Hex{cluster_.id()})
+      .Detail("path", path_)
+      .Detail("outcome", "ok");
+  sim::Scheduler& scheduler = simulation_->scheduler();
+  scheduler.Spawn(group_, "raft", [this] { RaftLoop(); });
+  scheduler.Spawn(group_, "peer", [this] { ServePeers(); });
+  scheduler.Spawn(group_, "client", [this] { ServeClients(); });
+  scheduler.Spawn(group_, "backend", [this] { BackendLoop(); });
+  scheduler.Spawn(group_, "publish", [this] { Publish(); });
+  for (const auto& [member, info] : cluster_.members()) EnsurePeer(member);
+}
+
+absl::Status EtcdServer::Bootstrap() {
+  const std::string member_dir = config_.data_dir + "/member";
+  const std::string snap_dir = member_dir + "/snap";
+  const std::string wal_dir = member_dir + "/wal";
+  const bool have_wal = wal::Exists(disk_, wal_dir);
+  if (absl::Status s = disk_->MkdirAll(snap_dir); !s.ok()) return absl::InternalError(fmt::format("cannot access data directory: {}", std::string(s.message())));
+
+  // The backend opens before the WAL exists (etcd #16596's window).
+  absl::StatusOr<bbolt::Db::OpenResult> opened = bbolt::Db::Open(disk_, snap_dir + "/db");
+  if (!opened.ok()) return absl::InternalError(fmt::format("cannot open database: {}", std::string(opened.status().message())));
+  if (opened->failure.has_value()) return absl::InternalError(opened->failure->etcd_error);
+  db_ = std::move(opened->db);
+  absl::StatusOr<KvStore> kv = KvStore::FromBuckets(db_->buckets());
+  if (!kv.ok()) return absl::InternalError(fmt::format("failed to recover mvcc store: {}", std::string(kv.status().message())));
+  kv_ = *std::move(kv);
+
+  if (have_wal) {
+    path_ = "restart";
+    return StartRestart();
+  }
+  absl::StatusOr<std::vector<InitialMember>> initial = ParseInitialCluster(config_.initial_cluster);
+  if (!initial.ok()) return initial.status();
+  if (config_.initial_cluster_state == "new") {
+    path_ = "new";
+    return StartNew(*initial);
+  }
+  if (config_.initial_cluster_state == "existing") {
+    path_ = "join";
+    return StartJoin(*initial);
+  }
+  return absl::InvalidArgumentError(fmt::format("unexpected initial cluster state {}", config_.initial_cluster_state));
+}
+
+namespace {
+
+std::vector<std::string> Sorted(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
+  return values;
+}
+
+std::vector<std::string> RemotePeerUrls(const Cluster& cluster, const std::string& self) {
+  std::vector<std::string> urls;
+  for (const auto& [id, member] : cluster.members()) {
+    if (member.name == self) continue;
+    urls.insert(urls.end(), member.peer_urls.begin(), member.peer_urls.end());
+  }
+  std::sort(urls.begin(), urls.end());
+  return urls;
+}
+
+}  // namespace
+
+absl::StatusOr<Cluster> EtcdServer::FetchRemoteCluster(const std::vector<std::string>& peer_urls,
+                                                       sim::SimDuration timeout) {
+  const Endpoint self = *ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0));
+  for (const std::string& url : peer_urls) {
+    absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, url);
+    if (!endpoint.ok()) continue;
+    absl::StatusOr<std::string> reply = network_->Call({self.node, internal::EphemeralPort(*rng_)},
+                                                        {endpoint->node, endpoint->port}, internal::kMembersPath, "", timeout);
+    if (!reply.ok()) continue;
+    absl::StatusOr<Cluster> cluster = Cluster::Deserialize(*reply);
+    if (cluster.ok()) return cluster;
+  }
+  return absl::UnavailableError("could not retrieve cluster information from the given URLs");
+}
+
+absl::Status EtcdServer::StartNew(const std::vector<InitialMember>& initial) {
+  cluster_ = Cluster::FromInitialCluster(initial, config_.initial_cluster_token);
+  const Member* self = cluster_.FindByName(config_.name);
+  if (self == nullptr) {
+    return absl::InvalidArgumentError(
+        fmt::format("couldn't find local name \"{}\" in the initial cluster configuration", config_.name));
+  }
+  if (Sorted(self->peer_urls) != Sorted(config_.initial_advertise_peer_urls)) {
+    return absl::InvalidArgumentError(fmt::format("--initial-cluster has {} but missing from --initial-advertise-peer-urls={}",
+                                                  fmt::join(self->peer_urls, ","),
+                                                  fmt::join(config_.initial_advertise_peer_urls, ",")));
+  }
+  id_ = self->id;
+  // isMemberBootstrapped: a peer that knows this member as started (with
+  // client URLs) means it bootstrapped before and lost its data.
+  const std::vector<std::string> remotes = RemotePeerUrls(cluster_, config_.name);
+  if (!remotes.empty()) {
+    absl::StatusOr<Cluster> remote = FetchRemoteCluster(remotes, sim::SimDuration::Seconds(1));
+    if (remote.ok()) {
+      const Member* known = remote->Find(id_);
+      if (known != nullptr && !known->client_urls.empty()) {
+        return absl::FailedPreconditionError(fmt::format("member {} has already been bootstrapped", FormatId(id_)));
+      }
+    }
+  }
+  const std::string metadata = raftpb::Encode(raftpb::Metadata{id_, cluster_.id()});
+  absl::StatusOr<std::unique_ptr<wal::Wal>> created = wal::Wal::Create(disk_, config_.data_dir + "/member/wal", metadata);
+  if (!created.ok()) return absl::InternalError(fmt::format("create wal error: {}", std::string(created.status().message())));
+  wal_ = *std::move(created);
+  std::vector<std::pair<uint64_t, std::string>> peers;
+  for (const auto& [id, member] : cluster_.members()) peers.push_back({id, MemberToJson(member)});
+  const Cluster bootstrap = cluster_;
+  // Membership is rebuilt by applying the bootstrap conf changes.
+  cluster_ = Cluster();
+  cluster_.set_id(bootstrap.id());
+  raft_ = std::make_unique<raft::Raft>(internal::RaftConfig(config_, id_, rng_), raft::Snapshot{}, raftpb::HardState{},
+                                       std::vector<raftpb::Entry>{}, peers);
+  return absl::OkStatus();
+}
+
+absl::Status EtcdServer::StartJoin(const std::vector<InitialMember>& initial) {
+  Cluster local = Cluster::FromInitialCluster(initial, config_.initial_cluster_token);
+  absl::StatusOr<Cluster> remote = FetchRemoteCluster(RemotePeerUrls(local, config_.name), sim::SimDuration::Seconds(5));
+  if (!remote.ok()) {
+    return absl::UnavailableError(fmt::format("cannot fetch cluster info from peer urls: {}", std::string(remote.status().message())));
+  }
+  // ValidateClusterAndAssignIDs: same member count, same peer URLs; adopt the remote IDs.
+  if (remote->members().size() != local.members().size()) {
+    return absl::FailedPreconditionError(
+        fmt::format("error validating peerURLs {{ClusterID:{} ...}}: member count is unequal", FormatId(remote->id())));
+  }
+  std::vector<Member> remote_members, local_members;
+  for (const auto& [id, m] : remote->members()) remote_members.push_back(m);
+  for (const auto& [id, m] : local.members()) local_members.push_back(m);
+  auto by_urls = [](const Member& a, const Member& b) { return Sorted(a.peer_urls) < Sorted(b.peer_urls); };
+  std::sort(remote_members.begin(), remote_members.end(), by_urls);
+  std::sort(local_members.begin(), local_members.end(), by_urls);
+  for (size_t i = 0; i < remote_members.size(); ++i) {
+    if (Sorted(remote_members[i].peer_urls) != Sorted(local_members[i].peer_urls)) {
+      return absl::FailedPreconditionError(fmt::format(
+          "error validating peerURLs {{ClusterID:{} ...}}: unmatched member while checking PeerURLs", FormatId(remote->id())));
+    }
+    if (local_members[i].name == config_.name) id_ = remote_members[i].id;
+  }
+  cluster_ = *remote;
+  const std::string metadata = raftpb::Encode(raftpb::Metadata{id_, cluster_.id()});
+  absl::StatusOr<std::unique_ptr<wal::Wal>> created = wal::Wal::Create(disk_, config_.data_dir + "/member/wal", metadata);
+  if (!created.ok()) return absl::InternalError(fmt::format("create wal error: {}", std::string(created.status().message())));
+  wal_ = *std::move(created);
+  raft_ = std::make_unique<raft::Raft>(internal::RaftConfig(config_, id_, rng_), raft::Snapshot{}, raftpb::HardState{},
+                                       std::vector<raftpb::Entry>{});
+  return absl::OkStatus();
+}
+
+absl::Status EtcdServer::StartRestart() {
+  const std::string wal_dir = config_.data_dir + "/member/wal";
+  raft::Snapshot snapshot;
+  absl::StatusOr<internal::LoadedSnapshot> loaded = internal::LoadNewestSnapshot(disk_, config_.data_dir + "/member/snap");
+  if (loaded.ok()) {
+    snapshot = loaded->snapshot;
+    cluster_ = loaded->cluster;
+  }
+  wal::ReadResult read;
+  bool repaired = false;
+  while (true) {
+    absl::StatusOr<std::unique_ptr<wal::Wal>> opened = wal::Wal::Open(disk_, wal_dir, {snapshot.index, snapshot.term}, &read);
+    if (opened.ok()) {
+      wal_ = *std::move(opened);
+      break;
+    }
+    const std::string error(opened.status().message());
+    if (error == wal::kErrFileNotFound) return absl::InternalError(fmt::format("open wal error: {}", error));
+    // etcd repairs a torn tail once, and nothing else.
+    if (repaired || error != wal::kErrUnexpectedEof) {
+      return absl::InternalError(fmt::format("read wal error ({}) and cannot be repaired", error));
+    }
+    if (!wal::Repair(disk_, wal_dir)) {
+      return absl::InternalError(fmt::format("WAL error ({}) cannot be repaired", error));
+    }
+    sim::TraceEvent("WalRepaired").Detail("member", config_.name).Detail("error", error);
+    repaired = true;
+  }
+  raftpb::Metadata metadata;
+  raftpb::Decode(read.metadata, &metadata);
+  id_ = metadata.node_id;
+  cluster_.set_id(metadata.cluster_id);
+  snapshot_index_ = snapshot.index;
+  raft_ = std::make_unique<raft::Raft>(internal::RaftConfig(config_, id_, rng_), snapshot, read.state,
+                                       std::move(read.entries));
+  return absl::OkStatus();
+}
+
+}  // namespace model::etcd

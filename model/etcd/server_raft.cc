@@ -1,0 +1,376 @@
+// EtcdServer: the raft loop, apply, the backend and publishing.
+#include <algorithm>
+
+#include "fmt/format.h"
+#include "model/etcd/server.h"
+#include "model/etcd/server_internal.h"
+#include "sim/hash.h"
+#include "sim/trace.h"
+
+namespace model::etcd {
+
+void EtcdServer::RaftLoop() {
+  const sim::SimDuration tick = config_.heartbeat;
+  sim::SimTime next_tick = simulation_->Now() + tick;
+  auto handle = [this](std::unique_ptr<Event> event) {
+    switch (event->kind) {
+      case Event::Kind::kMessage:
+        raft_->Step(event->message);
+        break;
+      case Event::Kind::kPropose:
+        if (absl::Status s = raft_->Propose(std::move(event->data)); !s.ok()) {
+          if (auto it = waiters_.find(event->waiter); it != waiters_.end()) {
+            it->second.Set(absl::UnavailableError(kErrNoLeader));
+            waiters_.erase(it);
+          }
+        }
+        break;
+      case Event::Kind::kConfChange:
+        if (absl::Status s = raft_->ProposeConfChange(event->change); !s.ok()) {
+          if (auto it = waiters_.find(event->waiter); it != waiters_.end()) {
+            it->second.Set(absl::UnavailableError(kErrNoLeader));
+            waiters_.erase(it);
+          }
+        }
+        break;
+    }
+  };
+  while (true) {
+    const sim::SimTime now = simulation_->Now();
+    absl::StatusOr<std::unique_ptr<Event>> event =
+        inbox_->Receive(next_tick > now ? next_tick - now : sim::SimDuration::Zero());
+    if (event.ok()) {
+      handle(*std::move(event));
+      for (int drained = 0; drained < 1024; ++drained) {
+        std::optional<std::unique_ptr<Event>> more = inbox_->TryReceive();
+        if (!more.has_value()) break;
+        handle(std::move(*more));
+      }
+    }
+    if (simulation_->Now() >= next_tick) {
+      raft_->Tick();
+      next_tick += tick;
+    }
+    for (int rounds = 0; rounds < 64 && raft_->HasReady(); ++rounds) ProcessReady();
+  }
+}
+
+void EtcdServer::ProcessReady() {
+  raft::Ready ready = raft_->GetReady();
+  if (ready.snapshot.has_value()) {
+    // A snapshot from the leader replaces everything this member had.
+    const raft::Snapshot& snapshot = *ready.snapshot;
+    absl::StatusOr<internal::LoadedSnapshot> loaded = internal::ParseSnapshotData(snapshot);
+    if (!loaded.ok()) {
+      Fatal(fmt::format("failed to restore snapshot: {}", std::string(loaded.status().message())));
+      return;
+    }
+    if (absl::Status s = internal::SaveSnapshotFile(disk_, config_.data_dir + "/member/snap", snapshot); !s.ok()) {
+      Fatal(fmt::format("failed to save snapshot: {}", std::string(s.message())));
+      return;
+    }
+    if (absl::Status s = wal_->SaveSnapshot({snapshot.index, snapshot.term}); !s.ok()) {
+      Fatal(fmt::format("failed to save snapshot: {}", std::string(s.message())));
+      return;
+    }
+    cluster_ = loaded->cluster;
+    bbolt::Buckets buckets;
+    absl::StatusOr<KvStore> kv = KvStore::Deserialize(loaded->kv_state);
+    if (!kv.ok()) {
+      Fatal(fmt::format("failed to restore mvcc store: {}", std::string(kv.status().message())));
+      return;
+    }
+    kv_ = *std::move(kv);
+    kv_.set_consistent_index(snapshot.index);
+    snapshot_index_ = snapshot.index;
+    backend_dirty_ = true;
+    CommitBackend();
+    for (const auto& [member, info] : cluster_.members()) EnsurePeer(member);
+    sim::TraceEvent("SnapshotApplied").Detail("member", config_.name).Detail("index", snapshot.index);
+  }
+  const raftpb::HardState state = ready.hard_state.value_or(raftpb::HardState{});
+  if (absl::Status saved = wal_->Save(state, ready.entries); !saved.ok()) {
+    Fatal(fmt::format("failed to save Raft hard state and entries: {}", std::string(saved.message())));
+    return;
+  }
+  for (const raft::Message& message : ready.messages) SendRaftMessage(message);
+  for (const raftpb::Entry& entry : ready.committed) {
+    ApplyEntry(entry);
+    if (state_ != State::kRunning) return;
+  }
+  const raft::Role role_before = raft_->role();
+  raft_->Advance(ready);
+  (void)role_before;
+  MaybeSnapshot();
+}
+
+void EtcdServer::ApplyEntry(const raftpb::Entry& entry) {
+  if (entry.type == raftpb::EntryType::kConfChange) {
+    ApplyConfChange(entry);
+  } else {
+    ApplyNormal(entry);
+  }
+  applied_log_.push_back({entry.index, entry.term, sim::StableHash(entry.data.value_or(""))});
+}
+
+namespace {
+std::string ClientError(std::string_view membership_error) {
+  if (membership_error == kErrIdExists) return kErrMemberExists;
+  if (membership_error == kErrMembershipPeerUrlExists) return kErrPeerUrlExists;
+  if (membership_error == kErrMembershipTooManyLearners) return kErrTooManyLearners;
+  if (membership_error == kErrIdNotFound) return kErrMemberNotFound;
+  if (membership_error == kErrMembershipNotLearner) return kErrMemberNotLearner;
+  if (membership_error == kErrIdRemoved) return "etcdserver: member ID was removed";
+  return std::string(membership_error);
+}
+}  // namespace
+
+void EtcdServer::ApplyConfChange(const raftpb::Entry& entry) {
+  raftpb::ConfChange change;
+  raftpb::Decode(entry.data.value_or(""), &change);
+  Member member;
+  if (change.context.has_value() && change.type != raftpb::ConfChangeType::kRemoveNode) {
+    absl::StatusOr<Member> parsed = MemberFromJson(*change.context);
+    if (parsed.ok()) member = *parsed;
+  }
+  absl::Status valid;
+  bool promotion = false;
+  switch (change.type) {
+    case raftpb::ConfChangeType::kAddNode: {
+      const Member* existing = cluster_.Find(change.node_id);
+      promotion = existing != nullptr && existing->is_learner;
+      valid = promotion ? cluster_.ValidatePromote(change.node_id) : cluster_.ValidateAdd(member);
+      break;
+    }
+    case raftpb::ConfChangeType::kAddLearnerNode:
+      member.is_learner = true;
+      valid = cluster_.ValidateAdd(member);
+      break;
+    case raftpb::ConfChangeType::kRemoveNode:
+      valid = cluster_.ValidateRemove(change.node_id);
+      break;
+    case raftpb::ConfChangeType::kUpdateNode:
+      valid = cluster_.ValidateUpdate(change.node_id, member.peer_urls);
+      break;
+  }
+  if (entry.index > kv_.consistent_index()) kv_.set_consistent_index(entry.index);
+  backend_dirty_ = true;
+  absl::StatusOr<std::string> result = std::string();
+  if (!valid.ok()) {
+    // Rejected at apply time: raft sees a no-op change.
+    raftpb::ConfChange noop = change;
+    noop.node_id = raft::kNone;
+    noop.type = raftpb::ConfChangeType::kUpdateNode;
+    raft_->ApplyConfChange(noop);
+    result = absl::FailedPreconditionError(ClientError(std::string(valid.message())));
+  } else {
+    switch (change.type) {
+      case raftpb::ConfChangeType::kAddNode:
+        if (promotion) {
+          cluster_.Promote(change.node_id);
+        } else {
+          cluster_.Add(member);
+        }
+        EnsurePeer(change.node_id);
+        break;
+      case raftpb::ConfChangeType::kAddLearnerNode:
+        cluster_.Add(member);
+        EnsurePeer(change.node_id);
+        break;
+      case raftpb::ConfChangeType::kRemoveNode:
+        cluster_.Remove(change.node_id);
+        if (auto it = peers_.find(change.node_id); it != peers_.end()) it->second->removed = true;
+        break;
+      case raftpb::ConfChangeType::kUpdateNode:
+        cluster_.UpdatePeerUrls(change.node_id, member.peer_urls);
+        break;
+    }
+    raft_->ApplyConfChange(change);
+    sim::TraceEvent("MembershipChanged")
+        .Detail("member", config_.name)
+        .Detail("change", change.type == raftpb::ConfChangeType::kAddNode ? (promotion ? "promote" : "add")
+                          : change.type == raftpb::ConfChangeType::kAddLearnerNode ? "add_learner"
+                          : change.type == raftpb::ConfChangeType::kRemoveNode ? "remove" : "update")
+        .Detail("node", sim::Hex{change.node_id})
+        .Detail("index", entry.index);
+  }
+  if (auto it = waiters_.find(change.id); change.id != 0 && it != waiters_.end()) {
+    it->second.Set(std::move(result));
+    waiters_.erase(it);
+  }
+  if (change.type == raftpb::ConfChangeType::kRemoveNode && change.node_id == id_ && valid.ok()) {
+    // A removed member stops itself (etcd: "the member has been permanently removed").
+    state_ = State::kStopped;
+    sim::TraceEvent("EtcdStopped").Detail("member", config_.name).Detail("reason", "removed from the cluster");
+    simulation_->scheduler().KillGroup(group_);
+  }
+}
+
+void EtcdServer::ApplyNormal(const raftpb::Entry& entry) {
+  if (!entry.data.has_value() || entry.data->empty()) return;  // a new leader's empty entry
+  etcd_dst::etcd::InternalRaftRequest request;
+  const bool v3 = request.ParseFromString(*entry.data) &&
+                  (request.has_put() || request.has_range() || request.has_delete_range() || request.has_txn() ||
+                   request.has_compaction() || request.has_lease_grant() || request.has_lease_revoke());
+  if (!v3) {
+    internal::V2Request v2;
+    if (!internal::DecodeV2Request(*entry.data, &v2)) return;
+    const std::string prefix = "/0/members/";
+    if (v2.method == "PUT" && v2.path.starts_with(prefix) && v2.path.ends_with("/attributes")) {
+      const uint64_t id = std::stoull(v2.path.substr(prefix.size(), 16), nullptr, 16);
+      absl::StatusOr<Member> attributes = MemberFromJson(v2.value);
+      if (attributes.ok()) cluster_.UpdateAttributes(id, attributes->name, attributes->client_urls);
+      backend_dirty_ = true;
+    } else if (v2.method == "PUT" && v2.path == "/0/version") {
+      cluster_.set_version(v2.value);
+      backend_dirty_ = true;
+    }
+    if (auto it = waiters_.find(v2.id); it != waiters_.end()) {
+      it->second.Set(std::string());
+      waiters_.erase(it);
+    }
+    return;
+  }
+  if (entry.index <= kv_.consistent_index()) return;  // applied before the restart
+  kv_.set_consistent_index(entry.index);
+  backend_dirty_ = true;
+  absl::StatusOr<std::string> response;
+  etcd_dst::etcd::ResponseHeader header;
+  if (request.has_put()) {
+    etcd_dst::etcd::PutResponse put;
+    std::optional<KeyValue> previous;
+    {
+      KvStore::Write write(&kv_);
+      previous = write.Put(request.put().key(), request.put().value(), request.put().lease());
+    }
+    if (request.put().prev_kv() && previous) *put.mutable_prev_kv() = *previous;
+    *put.mutable_header() = Header();
+    response = put.SerializeAsString();
+  } else if (request.has_delete_range()) {
+    etcd_dst::etcd::DeleteRangeResponse deleted;
+    std::vector<KeyValue> kvs;
+    {
+      KvStore::Write write(&kv_);
+      kvs = write.DeleteRange(request.delete_range().key(), request.delete_range().range_end());
+    }
+    deleted.set_deleted(static_cast<int64_t>(kvs.size()));
+    if (request.delete_range().prev_kv()) {
+      for (const KeyValue& kv : kvs) *deleted.add_prev_kvs() = kv;
+    }
+    *deleted.mutable_header() = Header();
+    response = deleted.SerializeAsString();
+  } else if (request.has_txn()) {
+    etcd_dst::etcd::TxnResponse txn = kv_.Txn(request.txn());
+    *txn.mutable_header() = Header();
+    response = txn.SerializeAsString();
+  } else if (request.has_range()) {
+    etcd_dst::etcd::RangeResponse range;
+    int64_t count = 0;
+    absl::StatusOr<std::vector<KeyValue>> kvs = kv_.Range(request.range().key(), request.range().range_end(),
+                                                          request.range().revision(), request.range().limit(), &count);
+    if (!kvs.ok()) {
+      response = kvs.status();
+    } else {
+      for (KeyValue& kv : *kvs) *range.add_kvs() = std::move(kv);
+      range.set_count(count);
+      range.set_more(request.range().limit() > 0 && count > request.range().limit());
+      *range.mutable_header() = Header();
+      response = range.SerializeAsString();
+    }
+  } else if (request.has_compaction()) {
+    absl::Status compacted = kv_.Compact(request.compaction().revision());
+    etcd_dst::etcd::CompactionResponse compaction;
+    *compaction.mutable_header() = Header();
+    response = compacted.ok() ? absl::StatusOr<std::string>(compaction.SerializeAsString()) : compacted;
+  } else {
+    response = absl::UnimplementedError("etcd-dst: leases are not modelled yet");
+  }
+  if (auto it = waiters_.find(request.header().id()); it != waiters_.end()) {
+    it->second.Set(std::move(response));
+    waiters_.erase(it);
+  }
+}
+
+void EtcdServer::MaybeSnapshot() {
+  if (raft_->applied() <= snapshot_index_ + config_.snapshot_count) return;
+  raft::Snapshot snapshot;
+  snapshot.index = raft_->applied();
+  snapshot.term = raft_->TermAt(snapshot.index).value_or(raft_->term());
+  snapshot.conf = raft_->conf();
+  snapshot.data = internal::SnapshotData(cluster_, kv_.Serialize());
+  CommitBackend();
+  if (state_ != State::kRunning) return;
+  if (absl::Status s = internal::SaveSnapshotFile(disk_, config_.data_dir + "/member/snap", snapshot); !s.ok()) {
+    Fatal(fmt::format("failed to create snapshot: {}", std::string(s.message())));
+    return;
+  }
+  if (absl::Status s = wal_->SaveSnapshot({snapshot.index, snapshot.term}); !s.ok()) {
+    Fatal(fmt::format("failed to save snapshot: {}", std::string(s.message())));
+    return;
+  }
+  // etcd keeps 5000 entries for slow followers; the model compacts at the
+  // snapshot, so a follower behind it always gets the snapshot.
+  raft_->Compact(snapshot);
+  snapshot_index_ = snapshot.index;
+  sim::TraceEvent("SnapshotSaved").Detail("member", config_.name).Detail("index", snapshot.index);
+}
+
+bbolt::Buckets EtcdServer::Buckets() const {
+  bbolt::Buckets buckets = db_->buckets();
+  for (const char* name : {"alarm", "auth", "authRoles", "authUsers", "cluster", "lease", "members", "members_removed"}) {
+    buckets[name];
+  }
+  kv_.ToBuckets(&buckets);
+  bbolt::Bucket& members = buckets["members"];
+  members.clear();
+  for (const auto& [id, member] : cluster_.members()) members[FormatId(id)] = MemberToJson(member);
+  bbolt::Bucket& removed = buckets["members_removed"];
+  removed.clear();
+  for (MemberId id : cluster_.removed()) removed[FormatId(id)] = "removed";
+  if (!cluster_.version().empty()) buckets["cluster"]["clusterVersion"] = cluster_.version();
+  return buckets;
+}
+
+void EtcdServer::CommitBackend() {
+  while (committing_) sim::WaitOn(commit_waiters_, sim::SimTime::Max());
+  committing_ = true;
+  const bbolt::Buckets buckets = Buckets();
+  backend_dirty_ = false;
+  absl::Status committed = db_->Commit(buckets);
+  committing_ = false;
+  sim::NotifyAll(commit_waiters_);
+  if (!committed.ok()) Fatal(fmt::format("failed to commit txn: {}", std::string(committed.message())));
+}
+
+void EtcdServer::BackendLoop() {
+  // etcd's batch transaction commits every 100 ms.
+  while (true) {
+    sim::this_actor::SleepFor(sim::SimDuration::Millis(100));
+    if (backend_dirty_) CommitBackend();
+  }
+}
+
+void EtcdServer::Publish() {
+  Member self;
+  self.name = config_.name;
+  self.client_urls = config_.advertise_client_urls;
+  std::string attributes = "{\"name\":\"" + self.name + "\",\"clientURLs\":[";
+  for (size_t i = 0; i < self.client_urls.size(); ++i) attributes += (i ? ",\"" : "\"") + self.client_urls[i] + "\"";
+  attributes += "]}";
+  while (true) {
+    internal::V2Request request;
+    request.id = NextRequestId();
+    request.method = "PUT";
+    request.path = fmt::format("/0/members/{}/attributes", FormatId(id_));
+    request.value = attributes;
+    absl::StatusOr<std::string> result =
+        Propose(internal::EncodeV2Request(request), request.id, config_.election * 2 + sim::SimDuration::Seconds(5));
+    if (result.ok()) {
+      sim::TraceEvent("MemberPublished").Detail("member", config_.name).Detail("id", sim::Hex{id_});
+      return;
+    }
+    if (result.status().message() == kErrNoLeader) sim::this_actor::SleepFor(config_.heartbeat);
+  }
+}
+
+}  // namespace model::etcd
