@@ -438,7 +438,54 @@ std::string BuildImage(const Buckets& state, uint64_t txid) {
 
 // ------------------------------------------------------------------ Db
 
-absl::StatusOr<Db::OpenResult> Db::Open(sim::Disk* disk, const std::string& path) {
+const char* InitModeName(InitMode mode) {
+  switch (mode) {
+    case InitMode::kSingleWrite: return "single-write";
+    case InitMode::kSeparateSyncs: return "separate-syncs";
+    case InitMode::kAtomicRename: return "atomic-rename";
+  }
+  return "?";
+}
+
+namespace {
+absl::Status Initialise(sim::Disk* disk, const std::string& path, int* fd, InitMode mode) {
+  const std::string image = InitImage();
+  switch (mode) {
+    case InitMode::kSingleWrite: {
+      absl::StatusOr<size_t> written = disk->Pwrite(*fd, 0, image);
+      return written.ok() ? disk->Fdatasync(*fd) : written.status();
+    }
+    case InitMode::kSeparateSyncs: {
+      absl::StatusOr<size_t> data = disk->Pwrite(*fd, 2 * kPageSize, image.substr(2 * kPageSize));
+      if (!data.ok()) return data.status();
+      if (absl::Status s = disk->Fdatasync(*fd); !s.ok()) return s;
+      absl::StatusOr<size_t> metas = disk->Pwrite(*fd, 0, image.substr(0, 2 * kPageSize));
+      return metas.ok() ? disk->Fdatasync(*fd) : metas.status();
+    }
+    case InitMode::kAtomicRename: {
+      const std::string temporary = path + ".init";
+      absl::StatusOr<int> tmp = disk->Open(temporary, {.create = true, .truncate = true});
+      if (!tmp.ok()) return tmp.status();
+      absl::Status status = disk->Pwrite(*tmp, 0, image).status();
+      if (status.ok()) status = disk->Fdatasync(*tmp);
+      (void)disk->Close(*tmp);
+      if (status.ok()) status = disk->Rename(temporary, path);
+      const size_t slash = path.rfind('/');
+      if (status.ok()) status = disk->FsyncDir(slash == std::string::npos ? "" : path.substr(0, slash));
+      if (!status.ok()) return status;
+      // The open descriptor still names the old, empty inode.
+      (void)disk->Close(*fd);
+      absl::StatusOr<int> reopened = disk->Open(path);
+      if (!reopened.ok()) return reopened.status();
+      *fd = *reopened;
+      return absl::OkStatus();
+    }
+  }
+  return absl::InternalError("unknown init mode");
+}
+}  // namespace
+
+absl::StatusOr<Db::OpenResult> Db::Open(sim::Disk* disk, const std::string& path, InitMode init) {
   absl::StatusOr<int> fd = disk->Open(path, {.create = true});
   if (!fd.ok()) return fd.status();
   OpenResult result;
@@ -446,9 +493,7 @@ absl::StatusOr<Db::OpenResult> Db::Open(sim::Disk* disk, const std::string& path
   absl::StatusOr<sim::FileStat> stat = disk->Fstat(*fd);
   if (!stat.ok()) return stat.status();
   if (stat->size == 0) {
-    // bbolt's init: one write of four pages, then fdatasync.
-    absl::StatusOr<size_t> written = disk->Pwrite(*fd, 0, InitImage());
-    absl::Status synced = written.ok() ? disk->Fdatasync(*fd) : written.status();
+    absl::Status synced = Initialise(disk, path, &*fd, init);
     if (!synced.ok()) {
       (void)disk->Close(*fd);
       result.failure = OpenFailure{OpenFailure::Kind::kError, std::string(synced.message()), ""};

@@ -63,6 +63,14 @@ struct OpenFailure {
   std::string etcd_error;   // what etcd prints as it dies
 };
 
+// How an empty file is initialised.
+enum class InitMode : uint8_t {
+  kSingleWrite,    // bbolt as released: one 16384-byte write, then fdatasync
+  kSeparateSyncs,  // bbolt PR #570 (never merged): freelist and leaf pages, sync, then metas, sync
+  kAtomicRename,   // build the image in <path>.init, fsync, rename over <path>, fsync the directory
+};
+const char* InitModeName(InitMode mode);
+
 class Db {
  public:
   // Opens `path` on `disk` as etcd's backend does (read-write, then reading
@@ -72,7 +80,8 @@ class Db {
     std::unique_ptr<Db> db;                // set on success
     std::optional<OpenFailure> failure;    // set when bbolt/etcd would die
   };
-  static absl::StatusOr<OpenResult> Open(sim::Disk* disk, const std::string& path);
+  static absl::StatusOr<OpenResult> Open(sim::Disk* disk, const std::string& path,
+                                         InitMode init = InitMode::kSingleWrite);
 
   ~Db();
   Db(const Db&) = delete;

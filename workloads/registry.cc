@@ -8,6 +8,9 @@ namespace workloads {
 // static library cannot drop a workload by dead-stripping its object file.
 std::unique_ptr<Workload> MakeKernelSelftest();
 std::unique_ptr<Workload> MakeWorldSelftest();
+std::unique_ptr<Workload> MakeSingleMemberPowerLoss();
+std::unique_ptr<Workload> MakeSingleMemberPowerLossSeparateSyncs();
+std::unique_ptr<Workload> MakeSingleMemberPowerLossAtomicInit();
 
 const std::vector<WorkloadEntry>& AllWorkloads() {
   static const std::vector<WorkloadEntry> entries = [] {
@@ -16,6 +19,16 @@ const std::vector<WorkloadEntry>& AllWorkloads() {
          "actors exchange requests through bounded mailboxes with random delays and timeouts; "
          "one node group is killed midway",
          MakeKernelSelftest},
+        {"single-member-power-loss",
+         "etcd #16596: one member's first start, a power loss in its first seconds (often inside the bbolt "
+         "init or the WAL creation), then a restart that must succeed",
+         MakeSingleMemberPowerLoss},
+        {"single-member-power-loss-pr570",
+         "the same, with bbolt initialising as its PR #570 proposes (data pages, sync, metas, sync)",
+         MakeSingleMemberPowerLossSeparateSyncs},
+        {"single-member-power-loss-atomic-init",
+         "the same, with bbolt building the init image in a temp file and renaming it into place",
+         MakeSingleMemberPowerLossAtomicInit},
         {"world-selftest",
          "three machines ping, log to disk, rotate a state file and upload to the bucket under the "
          "seed's fault plan (partitions, crashes, power loss, torn writes, bucket errors)",

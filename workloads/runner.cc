@@ -24,7 +24,9 @@ absl::StatusOr<const WorkloadEntry*> Find(const std::string& name) {
 absl::StatusOr<sim::FaultPlan> PlanFor(const std::string& workload, uint64_t seed) {
   absl::StatusOr<const WorkloadEntry*> entry = Find(workload);
   if (!entry.ok()) return entry.status();
-  const std::optional<sim::FaultSurface> surface = (*entry)->make()->Faults();
+  std::unique_ptr<Workload> instance = (*entry)->make();
+  if (std::optional<sim::FaultPlan> own = instance->MakePlan(seed)) return *own;
+  const std::optional<sim::FaultSurface> surface = instance->Faults();
   if (!surface.has_value()) {
     sim::FaultPlan empty;
     empty.set_workload(workload);

@@ -20,6 +20,9 @@ class Workload {
   // What fault plans may touch; nullopt for a workload that takes none (its
   // plans are empty).
   virtual std::optional<sim::FaultSurface> Faults() const { return std::nullopt; }
+  // A workload with a fault story of its own generates its plan here instead
+  // of the generic swarm generator.
+  virtual std::optional<sim::FaultPlan> MakePlan(uint64_t seed) const { return std::nullopt; }
   // Spawns the scenario's actors and registers its properties, under `plan`
   // (generated from the seed, or read from a file). Called once, before the
   // scheduler runs.

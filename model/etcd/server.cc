@@ -90,7 +90,7 @@ absl::Status EtcdServer::Bootstrap() {
   if (absl::Status s = disk_->MkdirAll(snap_dir); !s.ok()) return absl::InternalError(fmt::format("cannot access data directory: {}", std::string(s.message())));
 
   // The backend opens before the WAL exists (etcd #16596's window).
-  absl::StatusOr<bbolt::Db::OpenResult> opened = bbolt::Db::Open(disk_, snap_dir + "/db");
+  absl::StatusOr<bbolt::Db::OpenResult> opened = bbolt::Db::Open(disk_, snap_dir + "/db", config_.bbolt_init);
   if (!opened.ok()) return absl::InternalError(fmt::format("cannot open database: {}", std::string(opened.status().message())));
   if (opened->failure.has_value()) return absl::InternalError(opened->failure->etcd_error);
   db_ = std::move(opened->db);

@@ -55,6 +55,8 @@ struct EtcdConfig {
   uint64_t snapshot_count = 100000;
   uint64_t snapshot_catch_up_entries = 5000;
   bool strict_reconfig_check = true;
+  // How bbolt initialises an empty member/snap/db (the real one: single write).
+  bbolt::InitMode bbolt_init = bbolt::InitMode::kSingleWrite;
 };
 
 // The error texts clients see (etcdserver/api/v3rpc/rpctypes).

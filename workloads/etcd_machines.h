@@ -1,0 +1,51 @@
+// Machines running one etcd member each, for the etcd workloads: the
+// member's flags, a container that restarts a failed etcd with back-off (as
+// the kubelet does), and the servers of every boot for properties to read.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/etcd/server.h"
+#include "sim/simulation.h"
+#include "sim/world.h"
+
+namespace workloads {
+
+class EtcdMachines {
+ public:
+  struct Options {
+    int members = 3;
+    std::string token = "etcd-cluster";
+    std::string data_dir = "var/etcd/data";
+    uint64_t snapshot_count = 100000;
+    int restart_limit = 5;  // container restarts per boot
+    model::bbolt::InitMode bbolt_init = model::bbolt::InitMode::kSingleWrite;
+    // Called before each etcd process starts (each boot, each restart).
+    std::function<void(const std::string& machine)> on_start;
+  };
+  EtcdMachines(sim::Simulation* simulation, sim::World* world, Options options);
+
+  const std::vector<std::string>& names() const { return names_; }
+  // The running server of a machine, or nullptr.
+  model::etcd::EtcdServer* Current(const std::string& name);
+  // Every server ever started, oldest first.
+  const std::vector<std::unique_ptr<model::etcd::EtcdServer>>& all() const { return all_; }
+  std::vector<std::string> ClientUrls() const;
+
+ private:
+  void Boot(const std::string& name, sim::Group* machine);
+
+  sim::Simulation* simulation_;
+  sim::World* world_;
+  Options options_;
+  std::vector<std::string> names_;
+  std::string initial_cluster_;
+  std::map<std::string, model::etcd::EtcdServer*> current_;
+  std::vector<std::unique_ptr<model::etcd::EtcdServer>> all_;
+};
+
+}  // namespace workloads
