@@ -106,7 +106,9 @@ class Decoder {
     while (true) {
       if (file_ >= fds_.size()) return absl::OutOfRangeError("EOF");
       std::string length_bytes;
-      if (!ReadFull(offset_, kFrameSizeBytes, &length_bytes)) {
+      absl::StatusOr<bool> full = ReadFull(offset_, kFrameSizeBytes, &length_bytes);
+      if (!full.ok()) return full.status();  // an I/O error is not a torn tail
+      if (!*full) {
         if (length_bytes.empty()) {
           NextFile();
           continue;
@@ -124,9 +126,9 @@ class Decoder {
         return absl::DataLossError("wal: max entry size limit exceeded");
       }
       std::string data;
-      if (!ReadFull(offset_ + kFrameSizeBytes, record_bytes + pad_bytes, &data)) {
-        return absl::DataLossError(kErrUnexpectedEof);
-      }
+      absl::StatusOr<bool> read = ReadFull(offset_ + kFrameSizeBytes, record_bytes + pad_bytes, &data);
+      if (!read.ok()) return read.status();
+      if (!*read) return absl::DataLossError(kErrUnexpectedEof);
       absl::Status decoded = DecodeRecordMessage(std::string_view(data).substr(0, record_bytes), record);
       if (!decoded.ok()) return IsTorn(data) ? absl::DataLossError(kErrUnexpectedEof) : decoded;
       if (record->type != kCrc) {
@@ -144,13 +146,15 @@ class Decoder {
   void UpdateCrc(uint32_t crc) { crc_ = crc; }
 
  private:
-  // io.ReadFull: false (with what was read) when short.
-  bool ReadFull(uint64_t offset, uint64_t length, std::string* out) {
+  // io.ReadFull: false (with what was read) when short; an error when the
+  // read itself fails (EIO), which etcd reports and never repairs.
+  absl::StatusOr<bool> ReadFull(uint64_t offset, uint64_t length, std::string* out) {
     out->clear();
     while (out->size() < length) {
       absl::StatusOr<std::string> chunk =
           disk_->Pread(fds_[file_], offset + out->size(), std::min(length - out->size(), kReadChunk));
-      if (!chunk.ok() || chunk->empty()) return false;
+      if (!chunk.ok()) return absl::InternalError(std::string(chunk.status().message()));
+      if (chunk->empty()) return false;
       out->append(*chunk);
     }
     return true;

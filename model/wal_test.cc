@@ -177,3 +177,59 @@ TEST(WalTest, SnapshotRecords) {
 
 }  // namespace
 }  // namespace model::wal
+
+namespace model::wal {
+namespace {
+
+// After a failed fdatasync the process dies; a restart still reads what the page cache holds,
+// and appending after it continues a readable log.
+TEST(WalTest, RestartAfterFsyncError) {
+  InSimulation(1, [](sim::Simulation&, sim::Disk& disk) {
+    auto wal = Wal::Create(&disk, "wal", kMetadata);
+    ASSERT_TRUE(wal.ok());
+    ASSERT_TRUE((*wal)->Save({1, 1, 3}, Entries(1, 3, 1)).ok());
+    disk.FailNextFsyncs(1);
+    EXPECT_FALSE((*wal)->Save({2, 2, 5}, Entries(4, 2, 2)).ok());
+    wal->reset();
+    disk.CrashProcess();
+    ReadResult read;
+    auto reopened = Wal::Open(&disk, "wal", {}, &read);
+    ASSERT_TRUE(reopened.ok()) << reopened.status();
+    EXPECT_EQ(read.entries.size(), 5u);
+    EXPECT_EQ(read.state.term, 2u);
+    ASSERT_TRUE((*reopened)->Save({3, 3, 6}, Entries(6, 1, 3)).ok());
+    reopened->reset();
+    disk.CrashProcess();
+    ReadResult again;
+    ASSERT_TRUE(Wal::Open(&disk, "wal", {}, &again).ok());
+    EXPECT_EQ(again.entries.size(), 6u);
+    EXPECT_EQ(again.state.term, 3u);
+  });
+}
+
+}  // namespace
+}  // namespace model::wal
+
+namespace model::wal {
+namespace {
+
+// A read error while opening the log is an error, never a torn tail: nothing is truncated.
+TEST(WalTest, ReadErrorIsNotATornTail) {
+  InSimulation(1, [](sim::Simulation&, sim::Disk& disk) {
+    auto wal = Wal::Create(&disk, "wal", kMetadata);
+    ASSERT_TRUE(wal.ok());
+    ASSERT_TRUE((*wal)->Save({1, 1, 9}, Entries(1, 9, 1)).ok());
+    wal->reset();
+    disk.set_read_error_per_million(1000000);
+    ReadResult read;
+    auto failed = Wal::Open(&disk, "wal", {}, &read);
+    EXPECT_EQ(failed.status().message(), "input/output error");
+    EXPECT_NE(failed.status().message(), kErrUnexpectedEof);
+    disk.set_read_error_per_million(0);
+    ASSERT_TRUE(Wal::Open(&disk, "wal", {}, &read).ok());
+    EXPECT_EQ(read.entries.size(), 9u);
+  });
+}
+
+}  // namespace
+}  // namespace model::wal

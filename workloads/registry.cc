@@ -9,12 +9,17 @@ namespace workloads {
 std::unique_ptr<Workload> MakeKernelSelftest();
 std::unique_ptr<Workload> MakeWorldSelftest();
 std::unique_ptr<Workload> MakeSingleMemberPowerLoss();
+std::unique_ptr<Workload> MakeEtcdClusterChaos();
 std::unique_ptr<Workload> MakeSingleMemberPowerLossSeparateSyncs();
 std::unique_ptr<Workload> MakeSingleMemberPowerLossAtomicInit();
 
 const std::vector<WorkloadEntry>& AllWorkloads() {
   static const std::vector<WorkloadEntry> entries = [] {
     std::vector<WorkloadEntry> list = {
+        {"etcd-cluster-chaos",
+         "three etcd members with client traffic under partitions, crashes, power losses and disk faults; "
+         "checks raft safety and acknowledged writes",
+         MakeEtcdClusterChaos},
         {"kernel-selftest",
          "actors exchange requests through bounded mailboxes with random delays and timeouts; "
          "one node group is killed midway",

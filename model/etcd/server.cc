@@ -251,6 +251,12 @@ absl::Status EtcdServer::StartRestart() {
     sim::TraceEvent("WalRepaired").Detail("member", config_.name).Detail("error", error);
     repaired = true;
   }
+  sim::TraceEvent("WalRead")
+      .Detail("member", config_.name)
+      .Detail("entries", read.entries.size())
+      .Detail("last_index", read.entries.empty() ? snapshot.index : read.entries.back().index)
+      .Detail("term", read.state.term)
+      .Detail("commit", read.state.commit);
   raftpb::Metadata metadata;
   raftpb::Decode(read.metadata, &metadata);
   id_ = metadata.node_id;

@@ -184,6 +184,8 @@ class EtcdServer {
   bool committing_ = false;
   sim::WaiterList commit_waiters_;
   uint64_t snapshot_index_ = 0;
+  raft::Role traced_role_ = raft::Role::kFollower;
+  uint64_t traced_term_ = 0;
   uint64_t request_counter_ = 0;
 
   std::unique_ptr<sim::Channel<std::unique_ptr<Event>>> inbox_;

@@ -98,9 +98,18 @@ void EtcdServer::ProcessReady() {
     ApplyEntry(entry);
     if (state_ != State::kRunning) return;
   }
-  const raft::Role role_before = raft_->role();
   raft_->Advance(ready);
-  (void)role_before;
+  if (raft_->role() != traced_role_ || raft_->term() != traced_term_) {
+    traced_role_ = raft_->role();
+    traced_term_ = raft_->term();
+    sim::TraceEvent("RaftState")
+        .Detail("member", config_.name)
+        .Detail("role", raft::RoleName(traced_role_))
+        .Detail("term", traced_term_)
+        .Detail("lead", sim::Hex{raft_->lead()})
+        .Detail("vote", sim::Hex{ready.hard_state ? ready.hard_state->vote : 0})
+        .Detail("last_index", raft_->last_index());
+  }
   MaybeSnapshot();
 }
 

@@ -1,0 +1,190 @@
+// etcd-cluster-chaos: three etcd members bootstrap a cluster and serve client
+// writes and reads under the seed's fault plan: partitions, clogged links,
+// packet loss, process crashes, power losses with torn writes, disk faults,
+// delayed starts. Checked: raft safety (at most one leader per term; an entry
+// once committed is never changed), linearizable reads of acknowledged writes
+// while the run goes on, and that every acknowledged write is still there at
+// the end, when the cluster is available. Liveness is not checked: a member
+// made unbootable by a torn bbolt init may stay down.
+#include <map>
+#include <memory>
+
+#include "fmt/format.h"
+#include "model/etcd/client.h"
+#include "sim/simulation.h"
+#include "sim/world.h"
+#include "workloads/etcd_machines.h"
+#include "workloads/workload.h"
+
+namespace workloads {
+namespace {
+
+using model::etcd::EtcdServer;
+using sim::SimDuration;
+using sim::SimTime;
+
+constexpr int kWriters = 2;
+const SimTime kTrafficEnds = SimTime::Zero() + SimDuration::Seconds(60);
+const SimTime kFinalCheck = SimTime::Zero() + SimDuration::Seconds(75);
+
+class EtcdClusterChaos : public Workload {
+ public:
+  std::optional<sim::FaultSurface> Faults() const override {
+    sim::FaultSurface surface;
+    surface.nodes = {"m0", "m1", "m2"};
+    surface.horizon = SimDuration::Seconds(40);
+    surface.max_actions = 12;
+    surface.object_store = false;
+    surface.max_start_delay = SimDuration::Seconds(5);
+    surface.max_outage = SimDuration::Seconds(10);
+    return surface;
+  }
+
+  void Setup(sim::Simulation& simulation, const sim::FaultPlan& plan) override {
+    simulation_ = &simulation;
+    world_ = std::make_unique<sim::World>(&simulation);
+    sim::Properties& properties = simulation.properties();
+    for (const char* name : {"WriteAcknowledged", "WriteFailed", "LeaderChanged", "ReadVerified",
+                             "ClusterAvailableAtEnd", "ClusterUnavailableAtEnd", "SnapshotTaken"}) {
+      properties.DeclareSometimes(name);
+    }
+    EtcdMachines::Options options;
+    options.members = 3;
+    options.snapshot_count = 300;
+    machines_ = std::make_unique<EtcdMachines>(&simulation, world_.get(), options);
+    client_node_ = world_->network().AddNode("client");
+    world_->ApplyPlan(plan);
+    for (const std::string& name : machines_->names()) world_->Start(name);
+    sim::Group* clients = simulation.scheduler().CreateGroup("clients");
+    for (int w = 0; w < kWriters; ++w) {
+      simulation.scheduler().Spawn(clients, fmt::format("writer-{}", w), [this, w] { Writer(w); });
+    }
+    simulation.scheduler().Spawn(clients, "reader", [this] { Reader(); });
+    simulation.scheduler().Spawn(simulation.scheduler().CreateGroup("checker"), "checker", [this] { Checker(); });
+  }
+
+  sim::World* world() override { return world_.get(); }
+
+  sim::RunLimits Limits() const override {
+    return {.until = kFinalCheck + SimDuration::Seconds(15), .max_events = 20'000'000};
+  }
+
+ private:
+  model::etcd::Client MakeClient(const std::string& stream) {
+    std::vector<std::string> endpoints = machines_->ClientUrls();
+    simulation_->Stream(stream).Shuffle(endpoints);
+    return model::etcd::Client(&world_->network(), client_node_, endpoints, &simulation_->Stream(stream),
+                               SimDuration::Seconds(2));
+  }
+
+  void Writer(int writer) {
+    model::etcd::Client client = MakeClient(fmt::format("chaos.writer-{}", writer));
+    sim::Rng& rng = simulation_->Stream(fmt::format("chaos.writer-{}.pace", writer));
+    for (int i = 0; simulation_->Now() < kTrafficEnds; ++i) {
+      sim::this_actor::SleepFor(rng.DurationIn(SimDuration::Millis(20), SimDuration::Millis(200)));
+      const std::string key = fmt::format("w{}-{:05d}", writer, i);
+      const std::string value = fmt::format("{}@{}", key, simulation_->Now().nanos());
+      absl::StatusOr<etcd_dst::etcd::PutResponse> put = client.Put(key, value);
+      simulation_->properties().Sometimes(put.ok(), "WriteAcknowledged");
+      simulation_->properties().Sometimes(!put.ok(), "WriteFailed");
+      if (put.ok()) acknowledged_[key] = value;
+    }
+  }
+
+  void Reader() {
+    model::etcd::Client client = MakeClient("chaos.reader");
+    sim::Rng& rng = simulation_->Stream("chaos.reader.pace");
+    while (simulation_->Now() < kTrafficEnds) {
+      sim::this_actor::SleepFor(rng.DurationIn(SimDuration::Millis(100), SimDuration::Millis(400)));
+      if (acknowledged_.empty()) continue;
+      auto it = acknowledged_.begin();
+      std::advance(it, static_cast<std::ptrdiff_t>(rng.UniformBelow(acknowledged_.size())));
+      const std::string key = it->first, value = it->second;
+      absl::StatusOr<etcd_dst::etcd::RangeResponse> got = client.Get(key);
+      if (!got.ok()) continue;
+      const bool found = got->kvs_size() == 1 && got->kvs(0).value() == value;
+      simulation_->properties().Sometimes(found, "ReadVerified");
+      simulation_->properties().Always(found, "LinearizableReadSeesAcknowledgedWrite",
+                                       fmt::format("{} read {} values", key, got->kvs_size()));
+    }
+  }
+
+  // Raft safety, sampled every heartbeat across every member and boot.
+  void CheckRaft() {
+    sim::Properties& properties = simulation_->properties();
+    for (const std::string& name : machines_->names()) {
+      EtcdServer* server = machines_->Current(name);
+      if (server == nullptr || server->state() != EtcdServer::State::kRunning || server->raft() == nullptr) continue;
+      const model::raft::Raft& raft = *server->raft();
+      if (raft.role() != model::raft::Role::kLeader) continue;
+      auto [it, inserted] = leaders_.emplace(raft.term(), server->id());
+      if (inserted && leaders_.size() > 1) properties.Sometimes(true, "LeaderChanged");
+      properties.Always(it->second == server->id(), "OneLeaderPerTerm",
+                        fmt::format("term {}: {} and {}", raft.term(), model::FormatId(it->second),
+                                    model::FormatId(server->id())));
+    }
+    const auto& servers = machines_->all();
+    for (size_t s = 0; s < servers.size(); ++s) {
+      const auto& log = servers[s]->applied_log();
+      size_t& seen = applied_seen_[s];
+      for (; seen < log.size(); ++seen) {
+        const EtcdServer::Applied& entry = log[seen];
+        auto [it, inserted] = committed_.emplace(entry.index, std::make_pair(entry.term, entry.digest));
+        properties.Always(inserted || it->second == std::make_pair(entry.term, entry.digest),
+                          "CommittedEntriesNeverChange",
+                          fmt::format("{} applied index {} term {}, another member had term {}",
+                                      servers[s]->config().name, entry.index, entry.term, it->second.first));
+      }
+      if (servers[s]->raft() != nullptr && servers[s]->raft()->first_index() > 1) {
+        properties.Sometimes(true, "SnapshotTaken");
+      }
+    }
+  }
+
+  void Checker() {
+    while (simulation_->Now() < kFinalCheck) {
+      sim::this_actor::SleepFor(SimDuration::Millis(100));
+      CheckRaft();
+    }
+    // At the end: every acknowledged write is there, if the cluster answers.
+    model::etcd::Client client = MakeClient("chaos.final");
+    bool available = false;
+    size_t lost = 0;
+    std::string example;
+    for (const auto& [key, value] : acknowledged_) {
+      absl::StatusOr<etcd_dst::etcd::RangeResponse> got;
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        got = client.Get(key);
+        if (got.ok()) break;
+      }
+      if (!got.ok()) continue;
+      available = true;
+      if (got->kvs_size() == 1 && got->kvs(0).value() == value) continue;
+      ++lost;
+      if (example.empty()) example = key;
+    }
+    simulation_->properties().Sometimes(available, "ClusterAvailableAtEnd");
+    simulation_->properties().Sometimes(!available && !acknowledged_.empty(), "ClusterUnavailableAtEnd");
+    if (available) {
+      simulation_->properties().Always(lost == 0, "AcknowledgedWritesSurvive",
+                                       fmt::format("{} of {} acknowledged writes lost, e.g. {}", lost,
+                                                   acknowledged_.size(), example));
+    }
+    CheckRaft();
+  }
+
+  sim::Simulation* simulation_ = nullptr;
+  std::unique_ptr<sim::World> world_;
+  std::unique_ptr<EtcdMachines> machines_;
+  sim::NodeId client_node_ = 0;
+  std::map<std::string, std::string> acknowledged_;
+  std::map<uint64_t, uint64_t> leaders_;  // term -> leader
+  std::map<uint64_t, std::pair<uint64_t, uint64_t>> committed_;  // index -> (term, digest)
+  std::map<size_t, size_t> applied_seen_;
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> MakeEtcdClusterChaos() { return std::make_unique<EtcdClusterChaos>(); }
+
+}  // namespace workloads
