@@ -1,0 +1,56 @@
+// Replays the regression corpus (seeds/regressions.txt): every recorded seed
+// must give its recorded verdict, and a failing one the recorded violation.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "workloads/runner.h"
+
+namespace workloads {
+namespace {
+
+struct Record {
+  std::string workload;
+  uint64_t seed = 0;
+  bool pass = true;
+  std::string property;
+  int line = 0;
+};
+
+std::vector<Record> LoadCorpus() {
+  std::ifstream in(ETCD_DST_SOURCE_DIR "/seeds/regressions.txt");
+  std::vector<Record> records;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream fields(line);
+    Record record;
+    std::string verdict;
+    if (!(fields >> record.workload >> record.seed >> verdict)) continue;
+    record.pass = verdict == "pass";
+    fields >> record.property;
+    record.line = number;
+    records.push_back(record);
+  }
+  return records;
+}
+
+// Every recorded seed still gives its recorded verdict.
+TEST(RegressionSeedsTest, CorpusReplays) {
+  const std::vector<Record> corpus = LoadCorpus();
+  ASSERT_GE(corpus.size(), 5u);
+  for (const Record& record : corpus) {
+    auto result = RunWorkload({.workload = record.workload, .seed = record.seed});
+    ASSERT_TRUE(result.ok()) << "line " << record.line << ": " << result.status();
+    EXPECT_EQ(result->pass(), record.pass) << "seeds/regressions.txt:" << record.line << ": " << ResultLine(*result);
+    if (!record.pass) {
+      bool found = false;
+      for (const std::string& name : result->violated()) found |= name == record.property;
+      EXPECT_TRUE(found) << "seeds/regressions.txt:" << record.line << ": " << ResultLine(*result);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace workloads
