@@ -268,7 +268,9 @@ absl::Status Wal::Sync() {
   return disk_->Fdatasync(fd_);
 }
 
-absl::StatusOr<std::unique_ptr<Wal>> Wal::Create(sim::Disk* disk, const std::string& dir, const std::string& metadata) {
+absl::StatusOr<std::unique_ptr<Wal>> Wal::Create(sim::Disk* disk, const std::string& dir, const std::string& metadata,
+                                                 const raftpb::HardState* initial_state,
+                                                 const std::vector<raftpb::Entry>* initial_entries) {
   if (disk->Exists(dir)) return absl::AlreadyExistsError("file exists");
   const std::string tmp = dir + ".tmp";
   if (absl::Status s = RemoveAll(disk, tmp); !s.ok()) return s;
@@ -282,6 +284,9 @@ absl::StatusOr<std::unique_ptr<Wal>> Wal::Create(sim::Disk* disk, const std::str
   wal->Encode(kCrc, nullptr);
   wal->Encode(kMetadata, &metadata);
   if (absl::Status s = wal->SaveSnapshot({}); !s.ok()) return s;
+  if (initial_state != nullptr && initial_entries != nullptr) {
+    if (absl::Status s = wal->Save(*initial_state, *initial_entries); !s.ok()) return s;
+  }
   if (absl::Status s = disk->Rename(tmp, dir); !s.ok()) return s;
   if (absl::Status s = PreallocateNext(disk, dir); !s.ok()) return s;
   if (absl::Status s = disk->FsyncDir(Parent(dir)); !s.ok()) return s;

@@ -61,9 +61,15 @@ struct ReadResult {
 
 class Wal {
  public:
-  // wal.Create: fails with AlreadyExists if `dir` exists.
+  // wal.Create: fails with AlreadyExists if `dir` exists. With `initial`
+  // entries and state, they are written and synced inside the temporary
+  // directory, before the rename makes the log visible (not what etcd 3.4
+  // does: a variant that closes the window between creating the log and
+  // persisting the bootstrap entries).
   static absl::StatusOr<std::unique_ptr<Wal>> Create(sim::Disk* disk, const std::string& dir,
-                                                     const std::string& metadata);
+                                                     const std::string& metadata,
+                                                     const raftpb::HardState* initial_state = nullptr,
+                                                     const std::vector<raftpb::Entry>* initial_entries = nullptr);
   // wal.Open + ReadAll in write mode, as a restarting etcd does. Errors carry
   // etcd's text; a torn tail is DataLoss "unexpected EOF" (repairable).
   static absl::StatusOr<std::unique_ptr<Wal>> Open(sim::Disk* disk, const std::string& dir,

@@ -7,6 +7,7 @@ namespace workloads {
 
 EtcdMachines::EtcdMachines(sim::Simulation* simulation, sim::World* world, Options options)
     : simulation_(simulation), world_(world), options_(options) {
+  SIM_CHECK(!options_.etcd_defaults || options_.members == 1, "etcd's default flags describe one member");
   std::string initial;
   for (int i = 0; i < options_.members; ++i) {
     names_.push_back(fmt::format("m{}", i));
@@ -44,8 +45,15 @@ void EtcdMachines::Boot(const std::string& name, sim::Group* machine) {
       config.initial_cluster_state = "new";
       config.initial_cluster_token = options_.token;
       config.snapshot_count = options_.snapshot_count;
+      if (options_.etcd_defaults) {
+        config.name = "default";
+        config.initial_advertise_peer_urls = {"http://localhost:2380"};
+        config.advertise_client_urls = {"http://localhost:2379"};
+        config.initial_cluster = "default=http://localhost:2380";
+      }
       config.bbolt_init = options_.bbolt_init;
-      all_.push_back(std::make_unique<model::etcd::EtcdServer>(simulation_, &world_->network(), &world_->disk(name),
+      config.atomic_wal_bootstrap = options_.atomic_wal_bootstrap;
+      all_.push_back(std::make_unique<model::etcd::EtcdServer>(simulation_, &world_->network(), world_->node(name), &world_->disk(name),
                                                                config));
       model::etcd::EtcdServer* server = all_.back().get();
       current_[name] = server;

@@ -24,6 +24,11 @@ class EtcdMachines {
     uint64_t snapshot_count = 100000;
     int restart_limit = 5;  // container restarts per boot
     model::bbolt::InitMode bbolt_init = model::bbolt::InitMode::kSingleWrite;
+    // One member with etcd's default flags (name "default", localhost URLs):
+    // what `etcd --data-dir DIR` runs, and what a crash image needs to be
+    // opened by the real etcd on any machine.
+    bool etcd_defaults = false;
+    bool atomic_wal_bootstrap = false;
     // Called before each etcd process starts (each boot, each restart).
     std::function<void(const std::string& machine)> on_start;
   };

@@ -12,6 +12,7 @@ std::unique_ptr<Workload> MakeSingleMemberPowerLoss();
 std::unique_ptr<Workload> MakeEtcdClusterChaos();
 std::unique_ptr<Workload> MakeSingleMemberPowerLossSeparateSyncs();
 std::unique_ptr<Workload> MakeSingleMemberPowerLossAtomicInit();
+std::unique_ptr<Workload> MakeSingleMemberPowerLossAtomicBootstrap();
 
 const std::vector<WorkloadEntry>& AllWorkloads() {
   static const std::vector<WorkloadEntry> entries = [] {
@@ -34,6 +35,9 @@ const std::vector<WorkloadEntry>& AllWorkloads() {
         {"single-member-power-loss-atomic-init",
          "the same, with bbolt building the init image in a temp file and renaming it into place",
          MakeSingleMemberPowerLossAtomicInit},
+        {"single-member-power-loss-atomic-bootstrap",
+         "the atomic bbolt init, and the WAL made visible only with its bootstrap entries in it",
+         MakeSingleMemberPowerLossAtomicBootstrap},
         {"world-selftest",
          "three machines ping, log to disk, rotate a state file and upload to the bucket under the "
          "seed's fault plan (partitions, crashes, power loss, torn writes, bucket errors)",

@@ -8,7 +8,7 @@ absl::StatusOr<std::string> Client::Call(const std::string& method, const google
   const std::string payload = request.SerializeAsString();
   absl::Status last = absl::UnavailableError("no endpoints");
   for (const std::string& url : endpoints_) {
-    absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, url);
+    absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, url, self_);
     if (!endpoint.ok()) {
       last = endpoint.status();
       continue;

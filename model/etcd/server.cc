@@ -13,7 +13,7 @@ namespace model::etcd {
 
 int64_t UnixSeconds(sim::SimTime now) { return kSimEpochUnixSeconds + now.nanos() / 1000000000; }
 
-absl::StatusOr<Endpoint> ResolveUrl(const sim::Network& network, const std::string& url) {
+absl::StatusOr<Endpoint> ResolveUrl(const sim::Network& network, const std::string& url, sim::NodeId self) {
   const size_t scheme = url.find("://");
   if (scheme == std::string::npos) return absl::InvalidArgumentError(fmt::format("invalid URL {}", url));
   const std::string rest = url.substr(scheme + 3);
@@ -24,13 +24,15 @@ absl::StatusOr<Endpoint> ResolveUrl(const sim::Network& network, const std::stri
   if (!absl::SimpleAtoi(rest.substr(colon + 1), &port) || port > 65535) {
     return absl::InvalidArgumentError(fmt::format("invalid port in URL {}", url));
   }
+  if (host == "localhost" || host == "127.0.0.1") return Endpoint{self, static_cast<uint16_t>(port)};
   std::optional<sim::NodeId> node = network.Resolve(host);
   if (!node.has_value()) return absl::NotFoundError(fmt::format("lookup {}: no such host", host));
   return Endpoint{*node, static_cast<uint16_t>(port)};
 }
 
-EtcdServer::EtcdServer(sim::Simulation* simulation, sim::Network* network, sim::Disk* disk, EtcdConfig config)
-    : simulation_(simulation), network_(network), disk_(disk), config_(std::move(config)) {}
+EtcdServer::EtcdServer(sim::Simulation* simulation, sim::Network* network, sim::NodeId node, sim::Disk* disk,
+                       EtcdConfig config)
+    : simulation_(simulation), network_(network), node_(node), disk_(disk), config_(std::move(config)) {}
 
 EtcdServer::~EtcdServer() = default;
 
@@ -136,9 +138,9 @@ std::vector<std::string> RemotePeerUrls(const Cluster& cluster, const std::strin
 
 absl::StatusOr<Cluster> EtcdServer::FetchRemoteCluster(const std::vector<std::string>& peer_urls,
                                                        sim::SimDuration timeout) {
-  const Endpoint self = *ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0));
+  const Endpoint self = *ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0), node_);
   for (const std::string& url : peer_urls) {
-    absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, url);
+    absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, url, node_);
     if (!endpoint.ok()) continue;
     absl::StatusOr<std::string> reply = network_->Call({self.node, internal::EphemeralPort(*rng_)},
                                                         {endpoint->node, endpoint->port}, internal::kMembersPath, "", timeout);
@@ -175,9 +177,6 @@ absl::Status EtcdServer::StartNew(const std::vector<InitialMember>& initial) {
     }
   }
   const std::string metadata = raftpb::Encode(raftpb::Metadata{id_, cluster_.id()});
-  absl::StatusOr<std::unique_ptr<wal::Wal>> created = wal::Wal::Create(disk_, config_.data_dir + "/member/wal", metadata);
-  if (!created.ok()) return absl::InternalError(fmt::format("create wal error: {}", std::string(created.status().message())));
-  wal_ = *std::move(created);
   std::vector<std::pair<uint64_t, std::string>> peers;
   for (const auto& [id, member] : cluster_.members()) peers.push_back({id, MemberToJson(member)});
   const Cluster bootstrap = cluster_;
@@ -186,6 +185,22 @@ absl::Status EtcdServer::StartNew(const std::vector<InitialMember>& initial) {
   cluster_.set_id(bootstrap.id());
   raft_ = std::make_unique<raft::Raft>(internal::RaftConfig(config_, id_, rng_), raft::Snapshot{}, raftpb::HardState{},
                                        std::vector<raftpb::Entry>{}, peers);
+  if (!config_.atomic_wal_bootstrap) {
+    absl::StatusOr<std::unique_ptr<wal::Wal>> created = wal::Wal::Create(disk_, config_.data_dir + "/member/wal", metadata);
+    if (!created.ok()) return absl::InternalError(fmt::format("create wal error: {}", std::string(created.status().message())));
+    wal_ = *std::move(created);
+    return absl::OkStatus();
+  }
+  // The variant: the bootstrap entries go into the log before it is visible,
+  // and raft starts as if restarting from that log.
+  raft::Ready first = raft_->GetReady();
+  const raftpb::HardState state = first.hard_state.value_or(raftpb::HardState{});
+  absl::StatusOr<std::unique_ptr<wal::Wal>> created =
+      wal::Wal::Create(disk_, config_.data_dir + "/member/wal", metadata, &state, &first.entries);
+  if (!created.ok()) return absl::InternalError(fmt::format("create wal error: {}", std::string(created.status().message())));
+  wal_ = *std::move(created);
+  raft_ = std::make_unique<raft::Raft>(internal::RaftConfig(config_, id_, rng_), raft::Snapshot{}, state,
+                                       std::move(first.entries));
   return absl::OkStatus();
 }
 

@@ -57,6 +57,9 @@ struct EtcdConfig {
   bool strict_reconfig_check = true;
   // How bbolt initialises an empty member/snap/db (the real one: single write).
   bbolt::InitMode bbolt_init = bbolt::InitMode::kSingleWrite;
+  // Not etcd 3.4: write the bootstrap conf changes into the WAL before it is
+  // renamed into place, so a new member's log is never visible without them.
+  bool atomic_wal_bootstrap = false;
 };
 
 // The error texts clients see (etcdserver/api/v3rpc/rpctypes).
@@ -79,13 +82,15 @@ struct Endpoint {
   sim::NodeId node = 0;
   uint16_t port = 0;
 };
-// "http://host:port" -> the host's node and the port. InvalidArgument if the
-// URL is malformed, NotFound if the host is unknown.
-absl::StatusOr<Endpoint> ResolveUrl(const sim::Network& network, const std::string& url);
+// "http://host:port" -> the host's node and the port; "localhost" and
+// 127.0.0.1 are the caller's own node `self` (a pod's containers share it).
+// InvalidArgument if the URL is malformed, NotFound if the host is unknown.
+absl::StatusOr<Endpoint> ResolveUrl(const sim::Network& network, const std::string& url, sim::NodeId self);
 
 class EtcdServer {
  public:
-  EtcdServer(sim::Simulation* simulation, sim::Network* network, sim::Disk* disk, EtcdConfig config);
+  // Runs on the machine whose network node is `node`.
+  EtcdServer(sim::Simulation* simulation, sim::Network* network, sim::NodeId node, sim::Disk* disk, EtcdConfig config);
   ~EtcdServer();
   EtcdServer(const EtcdServer&) = delete;
   EtcdServer& operator=(const EtcdServer&) = delete;
@@ -166,6 +171,7 @@ class EtcdServer {
 
   sim::Simulation* simulation_;
   sim::Network* network_;
+  sim::NodeId node_;
   sim::Disk* disk_;
   EtcdConfig config_;
   sim::Group* group_ = nullptr;

@@ -113,7 +113,7 @@ size_t EtcdServer::ConnectedSince(sim::SimTime since) const {
 }
 
 void EtcdServer::ServeClients() {
-  absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, config_.advertise_client_urls.at(0));
+  absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, config_.advertise_client_urls.at(0), node_);
   SIM_CHECK(endpoint.ok(), "bad client URL {}: {}", config_.advertise_client_urls.at(0), endpoint.status().ToString());
   absl::StatusOr<std::unique_ptr<sim::Listener>> listener = network_->Listen({endpoint->node, endpoint->port});
   if (!listener.ok()) {
@@ -284,8 +284,8 @@ absl::StatusOr<std::string> EtcdServer::MemberPromote(const etcd_dst::etcd::Memb
     // Only the leader knows the learner's progress: forward over the peer port.
     const Member* leader = cluster_.Find(raft_->lead());
     if (leader == nullptr || leader->peer_urls.empty()) return absl::UnavailableError(kErrNoLeader);
-    absl::StatusOr<Endpoint> to = ResolveUrl(*network_, leader->peer_urls[0]);
-    absl::StatusOr<Endpoint> from = ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0));
+    absl::StatusOr<Endpoint> to = ResolveUrl(*network_, leader->peer_urls[0], node_);
+    absl::StatusOr<Endpoint> from = ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0), node_);
     if (!to.ok() || !from.ok()) return absl::UnavailableError(kErrNoLeader);
     return network_->Call({from->node, internal::EphemeralPort(*rng_)}, {to->node, to->port}, internal::kPromotePath,
                           request.SerializeAsString(), kRequestTimeout);

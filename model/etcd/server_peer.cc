@@ -15,7 +15,7 @@ const sim::SimDuration kRetryInterval = sim::SimDuration::Millis(100);
 }  // namespace
 
 void EtcdServer::ServePeers() {
-  absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0));
+  absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0), node_);
   SIM_CHECK(endpoint.ok(), "bad peer URL {}: {}", config_.initial_advertise_peer_urls.at(0), endpoint.status().ToString());
   absl::StatusOr<std::unique_ptr<sim::Listener>> listener = network_->Listen({endpoint->node, endpoint->port});
   if (!listener.ok()) {
@@ -84,12 +84,12 @@ void EtcdServer::EnsurePeer(MemberId peer) {
 
 void EtcdServer::PeerWriter(MemberId peer) {
   PeerLink& link = *peers_.at(peer);
-  absl::StatusOr<Endpoint> self = ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0));
+  absl::StatusOr<Endpoint> self = ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0), node_);
   SIM_CHECK(self.ok(), "bad peer URL");
   while (!link.removed) {
     const Member* member = cluster_.Find(peer);
     absl::StatusOr<Endpoint> target =
-        member != nullptr && !member->peer_urls.empty() ? ResolveUrl(*network_, member->peer_urls[0])
+        member != nullptr && !member->peer_urls.empty() ? ResolveUrl(*network_, member->peer_urls[0], node_)
                                                         : absl::StatusOr<Endpoint>(absl::NotFoundError("no URL"));
     if (!target.ok()) {
       sim::this_actor::SleepFor(kRetryInterval);
