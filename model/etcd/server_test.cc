@@ -4,6 +4,7 @@
 
 #include "fmt/format.h"
 #include "model/etcd/client.h"
+#include "model/etcd/restore.h"
 #include "sim/world.h"
 
 namespace model::etcd {
@@ -36,6 +37,23 @@ class EtcdWorld {
     client_node_ = world_.network().AddNode("client");
   }
   ~EtcdWorld() { simulation_.Shutdown(); }
+
+  // Adds a machine `name` running a member with these flags (peer/client URLs from the name).
+  void AddMachine(const std::string& name, const std::string& initial_cluster, const std::string& state) {
+    EtcdConfig config;
+    config.name = name;
+    config.data_dir = "var/etcd/data";
+    config.initial_advertise_peer_urls = {fmt::format("http://{}:2380", name)};
+    config.advertise_client_urls = {fmt::format("http://{}:2379", name)};
+    config.initial_cluster = initial_cluster;
+    config.initial_cluster_state = state;
+    configs_[name] = config;
+    world_.AddMachine(name, {}, [this, name](sim::Group* group, int) {
+      servers_[name] = std::make_unique<EtcdServer>(&simulation_, &world_.network(), world_.node(name),
+                                                    &world_.disk(name), configs_[name]);
+      servers_[name]->Start(simulation_.scheduler().CreateGroup("etcd", group));
+    });
+  }
 
   void RunFor(sim::SimDuration duration) {
     simulation_.scheduler().Run({.until = simulation_.Now() + duration});
@@ -168,6 +186,81 @@ TEST(EtcdServerTest, LateMemberJoinsWithNew) {
     absl::StatusOr<etcd_dst::etcd::MemberListResponse> members = client.MemberList();
     ASSERT_TRUE(members.ok());
     for (const auto& member : members->members()) EXPECT_EQ(member.clienturls_size(), 1) << member.name();
+  });
+}
+
+// A learner joins, catches up and is promoted; promoting a voter, or adding a second
+// learner, fails with etcd's errors.
+TEST(EtcdServerTest, LearnerAddJoinPromote) {
+  EtcdWorld world(3, 6);
+  for (const char* name : {"m0", "m1", "m2"}) world.world_.Start(name);
+  world.RunFor(sim::SimDuration::Seconds(8));  // peers connected for more than 5 s
+  uint64_t learner = 0;
+  world.AsClient({"http://m0:2379"}, [&](Client& client) {
+    absl::StatusOr<etcd_dst::etcd::MemberAddResponse> added = client.MemberAdd({"http://m3:2380"}, true);
+    ASSERT_TRUE(added.ok()) << added.status();
+    learner = added->member().id();
+    EXPECT_TRUE(added->member().islearner());
+    EXPECT_EQ(client.MemberAdd({"http://m4:2380"}, true).status().message(), kErrTooManyLearners);
+    EXPECT_EQ(client.MemberAdd({"http://m1:2380"}, false).status().message(), kErrPeerUrlExists);
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(client.Put(fmt::format("k{}", i), "v").ok());
+  });
+  world.AddMachine("m3", "m0=http://m0:2380,m1=http://m1:2380,m2=http://m2:2380,m3=http://m3:2380", "existing");
+  world.world_.Start("m3");
+  world.RunFor(sim::SimDuration::Seconds(5));
+  ASSERT_EQ(world.servers_["m3"]->state(), EtcdServer::State::kRunning) << world.servers_["m3"]->failure();
+  EXPECT_EQ(world.servers_["m3"]->id(), learner);
+  world.AsClient({"http://m1:2379"}, [&](Client& client) {
+    absl::StatusOr<etcd_dst::etcd::MemberPromoteResponse> promoted = client.MemberPromote(learner);
+    ASSERT_TRUE(promoted.ok()) << promoted.status();
+    for (const auto& member : promoted->members()) EXPECT_FALSE(member.islearner()) << member.name();
+    EXPECT_EQ(client.MemberPromote(learner).status().message(), kErrMemberNotLearner);
+  });
+  world.AsClient({"http://m3:2379"}, [](Client& client) {
+    absl::StatusOr<etcd_dst::etcd::RangeResponse> got = client.Get("k19");
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->kvs_size(), 1);
+  });
+}
+
+// A restore with BR's default identity makes a new one-member cluster, with a different cluster
+// ID (cdf818194e3a8c32), that serves the snapshot's data, whatever flags it is then started with.
+TEST(EtcdServerTest, RestoreMakesANewCluster) {
+  EtcdWorld world(3, 7);
+  for (const char* name : {"m0", "m1", "m2"}) world.world_.Start(name);
+  world.RunFor(sim::SimDuration::Seconds(3));
+  std::string snapshot;
+  world.AsClient({"http://m0:2379"}, [&](Client& client) {
+    ASSERT_TRUE(client.Put("restored", "yes").ok());
+    absl::StatusOr<etcd_dst::etcd::SnapshotResponse> taken = client.Snapshot();
+    ASSERT_TRUE(taken.ok()) << taken.status();
+    snapshot = taken->blob();
+  });
+  const ClusterId original = world.servers_["m0"]->cluster_id();
+  world.AddMachine("r0", "r0=http://r0:2380", "new");
+  RestoreConfig restore;
+  restore.data_dir = "var/etcd/data";
+  bool restored = false;
+  world.simulation_.scheduler().Spawn(nullptr, "restore", [&] {
+    ASSERT_TRUE(RestoreSnapshot(&world.world_.disk("r0"), snapshot, restore).ok());
+    EXPECT_EQ(RestoreSnapshot(&world.world_.disk("r0"), snapshot, restore).message(), "data-dir \"var/etcd/data\" exists");
+    restored = true;
+  });
+  world.RunFor(sim::SimDuration::Seconds(1));
+  ASSERT_TRUE(restored);
+  world.world_.Start("r0");
+  world.RunFor(sim::SimDuration::Seconds(4));
+  EtcdServer& r0 = *world.servers_["r0"];
+  ASSERT_EQ(r0.state(), EtcdServer::State::kRunning) << r0.failure();
+  EXPECT_EQ(FormatId(r0.cluster_id()), "cdf818194e3a8c32");
+  EXPECT_EQ(FormatId(r0.id()), "8e9e05c52164694d");
+  EXPECT_NE(r0.cluster_id(), original);
+  EXPECT_EQ(r0.raft()->role(), raft::Role::kLeader);
+  world.AsClient({"http://r0:2379"}, [](Client& client) {
+    absl::StatusOr<etcd_dst::etcd::RangeResponse> got = client.Get("restored");
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->kvs_size(), 1);
+    EXPECT_EQ(got->kvs(0).value(), "yes");
   });
 }
 
