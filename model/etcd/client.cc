@@ -18,9 +18,10 @@ absl::StatusOr<std::string> Client::Call(const std::string& method, const google
         network_->Call({self_, port}, {endpoint->node, endpoint->port}, method, payload, timeout_);
     if (reply.ok()) return reply;
     last = reply.status();
-    // An answer from etcd itself (not a transport failure) is final.
-    if (std::string(reply.status().message()).starts_with("etcdserver:") ||
-        std::string(reply.status().message()).starts_with("mvcc:")) {
+    // An answer from etcd itself (not a transport failure) is final, but for
+    // "not leader", which another endpoint may not say.
+    const std::string message(reply.status().message());
+    if ((message.starts_with("etcdserver:") || message.starts_with("mvcc:")) && message != "etcdserver: not leader") {
       return last;
     }
   }
@@ -81,6 +82,79 @@ absl::StatusOr<etcd_dst::etcd::StatusResponse> Client::Status() {
 
 absl::StatusOr<etcd_dst::etcd::SnapshotResponse> Client::Snapshot() {
   return Parse<etcd_dst::etcd::SnapshotResponse>(Call("Snapshot", etcd_dst::etcd::SnapshotRequest()));
+}
+
+}  // namespace model::etcd
+
+namespace model::etcd {
+
+absl::StatusOr<etcd_dst::etcd::LeaseGrantResponse> Client::LeaseGrant(int64_t ttl_seconds) {
+  etcd_dst::etcd::LeaseGrantRequest request;
+  request.set_ttl(ttl_seconds);
+  return Parse<etcd_dst::etcd::LeaseGrantResponse>(Call("LeaseGrant", request));
+}
+
+absl::StatusOr<etcd_dst::etcd::LeaseRevokeResponse> Client::LeaseRevoke(int64_t id) {
+  etcd_dst::etcd::LeaseRevokeRequest request;
+  request.set_id(id);
+  return Parse<etcd_dst::etcd::LeaseRevokeResponse>(Call("LeaseRevoke", request));
+}
+
+absl::StatusOr<etcd_dst::etcd::LeaseKeepAliveResponse> Client::LeaseKeepAlive(int64_t id) {
+  etcd_dst::etcd::LeaseKeepAliveRequest request;
+  request.set_id(id);
+  return Parse<etcd_dst::etcd::LeaseKeepAliveResponse>(Call("LeaseKeepAlive", request));
+}
+
+absl::StatusOr<etcd_dst::etcd::PutResponse> Client::PutWithLease(const std::string& key, const std::string& value,
+                                                                 int64_t lease) {
+  etcd_dst::etcd::PutRequest request;
+  request.set_key(key);
+  request.set_value(value);
+  request.set_lease(lease);
+  return Parse<etcd_dst::etcd::PutResponse>(Call("Put", request));
+}
+
+absl::StatusOr<std::unique_ptr<WatchStream>> Client::Watch(const std::string& key, const std::string& range_end,
+                                                           int64_t start_revision) {
+  etcd_dst::etcd::WatchCreateRequest request;
+  request.set_key(key);
+  request.set_range_end(range_end);
+  request.set_start_revision(start_revision);
+  absl::Status last = absl::UnavailableError("no endpoints");
+  for (const std::string& url : endpoints_) {
+    absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, url, self_);
+    if (!endpoint.ok()) continue;
+    const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
+    absl::StatusOr<std::unique_ptr<sim::Connection>> connection =
+        network_->Connect({self_, port}, {endpoint->node, endpoint->port}, timeout_);
+    if (!connection.ok()) {
+      last = connection.status();
+      continue;
+    }
+    auto stream = std::make_unique<WatchStream>(*std::move(connection));
+    if (!stream->connection_->Send(request.SerializeAsString()).ok()) continue;
+    absl::StatusOr<etcd_dst::etcd::WatchResponse> created = stream->Next(timeout_);
+    if (!created.ok()) {
+      last = created.status();
+      if (created.status().code() == absl::StatusCode::kOutOfRange) return last;
+      continue;
+    }
+    return stream;
+  }
+  return last;
+}
+
+absl::StatusOr<etcd_dst::etcd::WatchResponse> WatchStream::Next(sim::SimDuration timeout) {
+  absl::StatusOr<std::string> frame = connection_->Receive(timeout);
+  if (!frame.ok()) return frame.status();
+  etcd_dst::etcd::WatchResponse response;
+  if (!response.ParseFromString(*frame)) return absl::DataLossError("malformed watch response");
+  if (response.canceled()) {
+    if (response.compact_revision() > 0) return absl::OutOfRangeError(response.cancel_reason());
+    return absl::CancelledError(response.cancel_reason());
+  }
+  return response;
 }
 
 }  // namespace model::etcd

@@ -13,6 +13,19 @@
 
 namespace model::etcd {
 
+// One watch: the events of a key range from a revision, as they happen.
+class WatchStream {
+ public:
+  explicit WatchStream(std::unique_ptr<sim::Connection> connection) : connection_(std::move(connection)) {}
+  friend class Client;
+  // The next batch of events; Unavailable when the member went away,
+  // Cancelled (with the reason) when the watch was canceled.
+  absl::StatusOr<etcd_dst::etcd::WatchResponse> Next(sim::SimDuration timeout);
+
+ private:
+  std::unique_ptr<sim::Connection> connection_;
+};
+
 class Client {
  public:
   Client(sim::Network* network, sim::NodeId self, std::vector<std::string> endpoints, sim::Rng* rng,
@@ -28,6 +41,15 @@ class Client {
   absl::StatusOr<etcd_dst::etcd::MemberPromoteResponse> MemberPromote(uint64_t id);
   absl::StatusOr<etcd_dst::etcd::StatusResponse> Status();
   absl::StatusOr<etcd_dst::etcd::SnapshotResponse> Snapshot();
+  absl::StatusOr<etcd_dst::etcd::LeaseGrantResponse> LeaseGrant(int64_t ttl_seconds);
+  absl::StatusOr<etcd_dst::etcd::LeaseRevokeResponse> LeaseRevoke(int64_t id);
+  absl::StatusOr<etcd_dst::etcd::LeaseKeepAliveResponse> LeaseKeepAlive(int64_t id);
+  absl::StatusOr<etcd_dst::etcd::PutResponse> PutWithLease(const std::string& key, const std::string& value,
+                                                           int64_t lease);
+  // Opens a watch on the first endpoint that answers. A compacted start
+  // revision is OutOfRange "mvcc: required revision has been compacted".
+  absl::StatusOr<std::unique_ptr<WatchStream>> Watch(const std::string& key, const std::string& range_end,
+                                                     int64_t start_revision);
 
   // Sends one request to the endpoints in turn.
   absl::StatusOr<std::string> Call(const std::string& method, const google::protobuf::Message& request);

@@ -87,6 +87,11 @@ std::optional<KeyValue> KvStore::Write::Put(const std::string& key, const std::s
     kv.set_version(1);
   }
   store_->keys_[key].push_back({revision, false, kv});
+  etcd_dst::etcd::Event event;
+  event.set_type(etcd_dst::etcd::Event::PUT);
+  *event.mutable_kv() = kv;
+  if (previous) *event.mutable_prev_kv() = *previous;
+  store_->events_.push_back(std::move(event));
   return previous;
 }
 
@@ -99,8 +104,56 @@ std::vector<KeyValue> KvStore::Write::DeleteRange(const std::string& key, const 
     KeyValue tombstone;
     tombstone.set_key(name);
     store_->keys_[name].push_back({{store_->revision_ + 1, sub_++}, true, tombstone});
+    etcd_dst::etcd::Event event;
+    event.set_type(etcd_dst::etcd::Event::DELETE);
+    *event.mutable_kv() = tombstone;
+    event.mutable_kv()->set_mod_revision(store_->revision_ + 1);
+    *event.mutable_prev_kv() = deleted.back();
+    store_->events_.push_back(std::move(event));
   }
   return deleted;
+}
+
+std::vector<etcd_dst::etcd::Event> KvStore::TakeEvents() {
+  std::vector<etcd_dst::etcd::Event> events = std::move(events_);
+  events_.clear();
+  return events;
+}
+
+bool KvStore::InRange(const std::string& key, const std::string& start, const std::string& range_end) {
+  if (range_end.empty()) return key == start;
+  if (range_end == std::string(1, '\0')) return key >= start;
+  return key >= start && key < range_end;
+}
+
+absl::StatusOr<std::vector<etcd_dst::etcd::Event>> KvStore::EventsSince(const std::string& key,
+                                                                       const std::string& range_end,
+                                                                       int64_t start) const {
+  if (start > 0 && start <= compacted_) return absl::OutOfRangeError(kErrCompacted);
+  std::vector<std::pair<Revision, etcd_dst::etcd::Event>> found;
+  for (const std::string& name : KeysIn(key, range_end)) {
+    const std::vector<Version>& versions = keys_.at(name);
+    for (size_t i = 0; i < versions.size(); ++i) {
+      if (versions[i].revision.main < start) continue;
+      etcd_dst::etcd::Event event;
+      event.set_type(versions[i].tombstone ? etcd_dst::etcd::Event::DELETE : etcd_dst::etcd::Event::PUT);
+      *event.mutable_kv() = versions[i].kv;
+      if (versions[i].tombstone) event.mutable_kv()->set_mod_revision(versions[i].revision.main);
+      found.push_back({versions[i].revision, std::move(event)});
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<etcd_dst::etcd::Event> events;
+  for (auto& [revision, event] : found) events.push_back(std::move(event));
+  return events;
+}
+
+std::vector<std::string> KvStore::KeysWithLease(int64_t lease) const {
+  std::vector<std::string> keys;
+  for (const auto& [key, versions] : keys_) {
+    if (!versions.empty() && !versions.back().tombstone && versions.back().kv.lease() == lease) keys.push_back(key);
+  }
+  return keys;
 }
 
 absl::Status KvStore::Compact(int64_t revision) {

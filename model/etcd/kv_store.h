@@ -55,6 +55,15 @@ class KvStore {
   };
 
   absl::Status Compact(int64_t revision);
+
+  // Changes made since the last call, in revision order (for watchers).
+  std::vector<etcd_dst::etcd::Event> TakeEvents();
+  // Every change to keys in the range at or after `start` (OutOfRange if
+  // `start` was compacted), in revision order.
+  absl::StatusOr<std::vector<etcd_dst::etcd::Event>> EventsSince(const std::string& key, const std::string& range_end,
+                                                                 int64_t start) const;
+  // Keys attached to `lease`.
+  std::vector<std::string> KeysWithLease(int64_t lease) const;
   etcd_dst::etcd::TxnResponse Txn(const etcd_dst::etcd::TxnRequest& request);
 
   // The bbolt buckets for this state (besides membership).
@@ -73,12 +82,17 @@ class KvStore {
   std::vector<std::string> KeysIn(const std::string& key, const std::string& range_end) const;
   const Version* VersionAt(const std::string& key, int64_t at) const;
   bool CompareMatches(const etcd_dst::etcd::Compare& compare) const;
+ public:
+  // Whether `key` falls in [key_start, range_end) as the API defines ranges.
+  static bool InRange(const std::string& key, const std::string& start, const std::string& range_end);
+
+ private:
 
   std::map<std::string, std::vector<Version>> keys_;
   int64_t revision_ = 1;  // etcd starts at revision 1
   int64_t compacted_ = 0;
   uint64_t consistent_index_ = 0;
-  bool write_changed_ = false;
+  std::vector<etcd_dst::etcd::Event> events_;
 };
 
 }  // namespace model::etcd

@@ -81,6 +81,7 @@ void EtcdServer::Run() {
   scheduler.Spawn(group_, "client", [this] { ServeClients(); });
   scheduler.Spawn(group_, "backend", [this] { BackendLoop(); });
   scheduler.Spawn(group_, "publish", [this] { Publish(); });
+  scheduler.Spawn(group_, "lessor", [this] { LessorLoop(); });
   for (const auto& [member, info] : cluster_.members()) EnsurePeer(member);
 }
 
@@ -99,6 +100,10 @@ absl::Status EtcdServer::Bootstrap() {
   absl::StatusOr<KvStore> kv = KvStore::FromBuckets(db_->buckets());
   if (!kv.ok()) return absl::InternalError(fmt::format("failed to recover mvcc store: {}", std::string(kv.status().message())));
   kv_ = *std::move(kv);
+  LoadLeases(db_->buckets());
+  if (auto leases = db_->buckets().find("lease"); leases != db_->buckets().end()) {
+    lease_records_ = std::map<std::string, std::string>(leases->second.begin(), leases->second.end());
+  }
 
   if (have_wal) {
     path_ = "restart";

@@ -163,6 +163,14 @@ class EtcdServer {
   bool ConnectedFullySince(sim::SimTime since) const;
   size_t ConnectedSince(sim::SimTime since) const;
 
+  // Watches and leases (server_watch.cc).
+  void ServeWatch(std::unique_ptr<sim::Connection> connection);
+  void PublishEvents();
+  void LessorLoop();
+  void LoadLeases(const bbolt::Buckets& buckets);
+  absl::StatusOr<std::string> ApplyLease(const etcd_dst::etcd::InternalRaftRequest& request);
+  absl::StatusOr<std::string> LeaseKeepAlive(const etcd_dst::etcd::LeaseKeepAliveRequest& request);
+
   // Peer transport (server_peer.cc).
   void ServePeers();
   void PeerReader(std::unique_ptr<sim::Connection> connection);
@@ -198,6 +206,22 @@ class EtcdServer {
   std::map<uint64_t, sim::Promise<absl::StatusOr<std::string>>> waiters_;
   std::map<MemberId, std::unique_ptr<PeerLink>> peers_;
   std::vector<Applied> applied_log_;
+
+  struct Watcher {
+    std::string key;
+    std::string range_end;
+    sim::Channel<etcd_dst::etcd::Event>* queue = nullptr;
+    bool overflowed = false;
+  };
+  std::map<int64_t, Watcher*> watchers_;
+  int64_t next_watch_id_ = 1;
+  struct Lease {
+    int64_t ttl = 0;
+    sim::SimTime expiry;
+    bool revoking = false;
+  };
+  std::map<int64_t, Lease> leases_;
+  std::map<std::string, std::string> lease_records_;  // the "lease" bucket
 };
 
 }  // namespace model::etcd

@@ -122,7 +122,14 @@ void EtcdServer::ServeClients() {
   }
   while (true) {
     absl::StatusOr<sim::Envelope> envelope = (*listener)->Receive();
-    if (!envelope.ok() || envelope->kind != sim::Envelope::Kind::kCall) continue;
+    if (!envelope.ok()) continue;
+    if (envelope->kind == sim::Envelope::Kind::kConnection) {
+      simulation_->scheduler().Spawn(group_, "watch", [this, connection = std::move(envelope->connection)]() mutable {
+        ServeWatch(std::move(connection));
+      });
+      continue;
+    }
+    if (envelope->kind != sim::Envelope::Kind::kCall) continue;
     simulation_->scheduler().Spawn(group_, "client-rpc", [this, envelope = *std::move(envelope)]() mutable {
       HandleClient(std::move(envelope));
     });
@@ -178,6 +185,24 @@ absl::StatusOr<std::string> EtcdServer::Dispatch(const std::string& method, cons
     response.set_count(count);
     *response.mutable_header() = Header();
     return response.SerializeAsString();
+  }
+  if (method == "LeaseGrant") {
+    InternalRaftRequest request;
+    if (absl::Status s = parse(request.mutable_lease_grant()); !s.ok()) return s;
+    if (request.lease_grant().id() == 0) {
+      request.mutable_lease_grant()->set_id(static_cast<int64_t>(NextRequestId() & ((uint64_t{1} << 63) - 1)));
+    }
+    return propose(std::move(request));
+  }
+  if (method == "LeaseRevoke") {
+    InternalRaftRequest request;
+    if (absl::Status s = parse(request.mutable_lease_revoke()); !s.ok()) return s;
+    return propose(std::move(request));
+  }
+  if (method == "LeaseKeepAlive") {
+    LeaseKeepAliveRequest request;
+    if (absl::Status s = parse(&request); !s.ok()) return s;
+    return LeaseKeepAlive(request);
   }
   if (method == "MemberList") {
     MemberListResponse response;

@@ -245,7 +245,11 @@ void EtcdServer::ApplyNormal(const raftpb::Entry& entry) {
   backend_dirty_ = true;
   absl::StatusOr<std::string> response;
   etcd_dst::etcd::ResponseHeader header;
-  if (request.has_put()) {
+  if (request.has_lease_grant() || request.has_lease_revoke()) {
+    response = ApplyLease(request);
+  } else if (request.has_put() && request.put().lease() != 0 && !leases_.contains(request.put().lease())) {
+    response = absl::NotFoundError("etcdserver: requested lease not found");
+  } else if (request.has_put()) {
     etcd_dst::etcd::PutResponse put;
     std::optional<KeyValue> previous;
     {
@@ -291,9 +295,8 @@ void EtcdServer::ApplyNormal(const raftpb::Entry& entry) {
     etcd_dst::etcd::CompactionResponse compaction;
     *compaction.mutable_header() = Header();
     response = compacted.ok() ? absl::StatusOr<std::string>(compaction.SerializeAsString()) : compacted;
-  } else {
-    response = absl::UnimplementedError("etcd-dst: leases are not modelled yet");
   }
+  PublishEvents();
   if (auto it = waiters_.find(request.header().id()); it != waiters_.end()) {
     it->second.Set(std::move(response));
     waiters_.erase(it);
@@ -337,6 +340,7 @@ bbolt::Buckets EtcdServer::Buckets() const {
   removed.clear();
   for (MemberId id : cluster_.removed()) removed[FormatId(id)] = "removed";
   if (!cluster_.version().empty()) buckets["cluster"]["clusterVersion"] = cluster_.version();
+  buckets["lease"] = bbolt::Bucket(lease_records_.begin(), lease_records_.end());
   return buckets;
 }
 

@@ -264,5 +264,73 @@ TEST(EtcdServerTest, RestoreMakesANewCluster) {
   });
 }
 
+// A watch from a past revision gets the history, then live events, in revision order;
+// a compacted start revision is refused.
+TEST(EtcdServerTest, WatchFromRevision) {
+  EtcdWorld world(3, 8);
+  for (const char* name : {"m0", "m1", "m2"}) world.world_.Start(name);
+  world.RunFor(sim::SimDuration::Seconds(3));
+  world.AsClient({"http://m0:2379"}, [&](Client& client) {
+    int64_t first = 0;
+    for (int i = 0; i < 3; ++i) {
+      absl::StatusOr<etcd_dst::etcd::PutResponse> put = client.Put(fmt::format("w/{}", i), "old");
+      ASSERT_TRUE(put.ok());
+      if (i == 1) first = put->header().revision();
+    }
+    ASSERT_TRUE(client.Put("other", "ignored").ok());
+    absl::StatusOr<std::unique_ptr<WatchStream>> watch = client.Watch("w/", "w0", first);
+    ASSERT_TRUE(watch.ok()) << watch.status();
+    absl::StatusOr<etcd_dst::etcd::WatchResponse> past = (*watch)->Next(sim::SimDuration::Seconds(2));
+    ASSERT_TRUE(past.ok()) << past.status();
+    ASSERT_EQ(past->events_size(), 2);
+    EXPECT_EQ(past->events(0).kv().key(), "w/1");
+    EXPECT_EQ(past->events(0).kv().mod_revision(), first);
+    Client writer = client;
+    ASSERT_TRUE(writer.Put("w/9", "new").ok());
+    etcd_dst::etcd::DeleteRangeRequest delete_request;
+    delete_request.set_key("w/0");
+    ASSERT_TRUE(writer.Call("DeleteRange", delete_request).ok());
+    std::vector<std::string> live;
+    while (live.size() < 2) {
+      absl::StatusOr<etcd_dst::etcd::WatchResponse> next = (*watch)->Next(sim::SimDuration::Seconds(2));
+      ASSERT_TRUE(next.ok()) << next.status();
+      for (const auto& event : next->events()) {
+        live.push_back(fmt::format("{}:{}", event.type() == etcd_dst::etcd::Event::PUT ? "put" : "delete", event.kv().key()));
+      }
+    }
+    EXPECT_EQ(live, (std::vector<std::string>{"put:w/9", "delete:w/0"}));
+    etcd_dst::etcd::CompactionRequest compact;
+    compact.set_revision(first + 2);
+    ASSERT_TRUE(client.Call("Compact", compact).ok());
+    EXPECT_EQ(client.Watch("w/", "w0", first).status().message(), kErrCompacted);
+  });
+}
+
+// Leases: keys attached to a lease go when it is revoked or expires; keep-alives keep it;
+// a put to an unknown lease fails.
+TEST(EtcdServerTest, Leases) {
+  EtcdWorld world(3, 9);
+  for (const char* name : {"m0", "m1", "m2"}) world.world_.Start(name);
+  world.RunFor(sim::SimDuration::Seconds(3));
+  world.AsClient({"http://m0:2379", "http://m1:2379", "http://m2:2379"}, [&](Client& client) {
+    absl::StatusOr<etcd_dst::etcd::LeaseGrantResponse> kept = client.LeaseGrant(5);
+    absl::StatusOr<etcd_dst::etcd::LeaseGrantResponse> lapsed = client.LeaseGrant(5);
+    absl::StatusOr<etcd_dst::etcd::LeaseGrantResponse> revoked = client.LeaseGrant(60);
+    ASSERT_TRUE(kept.ok() && lapsed.ok() && revoked.ok()) << kept.status() << lapsed.status() << revoked.status();
+    ASSERT_TRUE(client.PutWithLease("kept", "1", kept->id()).ok());
+    ASSERT_TRUE(client.PutWithLease("lapsed", "1", lapsed->id()).ok());
+    ASSERT_TRUE(client.PutWithLease("revoked", "1", revoked->id()).ok());
+    EXPECT_EQ(client.PutWithLease("nolease", "1", 12345).status().message(), "etcdserver: requested lease not found");
+    ASSERT_TRUE(client.LeaseRevoke(revoked->id()).ok());
+    EXPECT_EQ(client.Get("revoked")->kvs_size(), 0);
+    for (int i = 0; i < 8; ++i) {
+      ASSERT_TRUE(client.LeaseKeepAlive(kept->id()).ok());
+      sim::this_actor::SleepFor(sim::SimDuration::Seconds(1));
+    }
+    EXPECT_EQ(client.Get("kept")->kvs_size(), 1);
+    EXPECT_EQ(client.Get("lapsed")->kvs_size(), 0);
+  });
+}
+
 }  // namespace
 }  // namespace model::etcd
