@@ -1,5 +1,7 @@
 #include "model/etcd/server.h"
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "fmt/format.h"
@@ -329,6 +331,74 @@ TEST(EtcdServerTest, Leases) {
     }
     EXPECT_EQ(client.Get("kept")->kvs_size(), 1);
     EXPECT_EQ(client.Get("lapsed")->kvs_size(), 0);
+  });
+}
+
+// A member cut off while the others write and compact their logs catches up through a
+// raft snapshot when it comes back.
+TEST(EtcdServerTest, LaggingMemberCatchesUpBySnapshot) {
+  EtcdWorld world(3, 10);
+  for (auto& [name, config] : world.configs_) config.snapshot_count = 20;
+  for (const char* name : {"m0", "m1", "m2"}) world.world_.Start(name);
+  world.RunFor(sim::SimDuration::Seconds(3));
+  world.world_.network().Isolate(world.world_.node("m2"));
+  world.AsClient({"http://m0:2379", "http://m1:2379"}, [](Client& client) {
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(client.Put(fmt::format("k{:03d}", i), "v").ok()) << i;
+  });
+  EXPECT_GT(world.servers_["m0"]->raft()->first_index(), 50u);  // compacted past what m2 has
+  world.world_.network().Heal();
+  world.RunFor(sim::SimDuration::Seconds(5));
+  world.AsClient({"http://m2:2379"}, [](Client& client) {
+    absl::StatusOr<etcd_dst::etcd::RangeResponse> got = client.Get("k099", true);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->kvs_size(), 1);
+  });
+}
+
+// BR #864 variant A by hand, as MODEL_FACTS records it for the real etcd: m2 never started,
+// its data dir is a restore with BR's default identity; started with its own flags it ignores
+// them, leads the one-member cluster cdf818194e3a8c32, publishes its own name, and m0/m1 see
+// "cluster ID mismatch".
+TEST(EtcdServerTest, RestoredMemberSplitsTheCluster) {
+  EtcdWorld world(3, 11);
+  world.world_.Start("m0");
+  world.world_.Start("m1");
+  world.RunFor(sim::SimDuration::Seconds(3));
+  std::string snapshot;
+  world.AsClient({"http://m0:2379"}, [&](Client& client) {
+    ASSERT_TRUE(client.Put("before", "split").ok());
+    snapshot = client.Snapshot()->blob();
+  });
+  RestoreConfig restore;
+  restore.data_dir = "var/etcd/data";
+  world.simulation_.scheduler().Spawn(nullptr, "restore", [&] {
+    ASSERT_TRUE(RestoreSnapshot(&world.world_.disk("m2"), snapshot, restore).ok());
+  });
+  world.RunFor(sim::SimDuration::Seconds(1));
+  std::multiset<std::string> names;
+  struct Sink : sim::TraceSink {
+    std::multiset<std::string>* names;
+    void Write(const sim::TraceRecord& record) override { names->insert(record.name); }
+    void Flush() override {}
+  };
+  auto sink = std::make_unique<Sink>();
+  sink->names = &names;
+  world.simulation_.trace().AddSink(std::move(sink));
+  world.world_.Start("m2");
+  world.RunFor(sim::SimDuration::Seconds(5));
+  EtcdServer& m2 = *world.servers_["m2"];
+  ASSERT_EQ(m2.state(), EtcdServer::State::kRunning) << m2.failure();
+  EXPECT_EQ(FormatId(m2.cluster_id()), "cdf818194e3a8c32");
+  EXPECT_EQ(m2.raft()->role(), raft::Role::kLeader);
+  EXPECT_NE(world.servers_["m0"]->cluster_id(), m2.cluster_id());
+  EXPECT_GT(names.count("ClusterIdMismatch"), 0u);
+  world.AsClient({"http://m2:2379"}, [](Client& client) {
+    absl::StatusOr<etcd_dst::etcd::MemberListResponse> members = client.MemberList();
+    ASSERT_TRUE(members.ok());
+    ASSERT_EQ(members->members_size(), 1);
+    EXPECT_EQ(members->members(0).name(), "m2");
+    EXPECT_EQ(members->members(0).peerurls(0), "http://localhost:2380");
+    EXPECT_EQ(client.Get("before")->kvs_size(), 1);
   });
 }
 
