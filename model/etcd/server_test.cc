@@ -19,23 +19,7 @@ class EtcdWorld {
       : simulation_({.seed = seed, .workload = "etcd-test"}), world_(&simulation_) {
     std::string initial;
     for (int i = 0; i < members; ++i) initial += fmt::format("{}m{}=http://m{}:2380", i ? "," : "", i, i);
-    for (int i = 0; i < members; ++i) {
-      const std::string name = fmt::format("m{}", i);
-      EtcdConfig config;
-      config.name = name;
-      config.data_dir = "var/etcd/data";
-      config.initial_advertise_peer_urls = {fmt::format("http://{}:2380", name)};
-      config.advertise_client_urls = {fmt::format("http://{}:2379", name)};
-      config.initial_cluster = initial;
-      config.initial_cluster_state = state;
-      config.initial_cluster_token = "etcd-cluster";
-      configs_[name] = config;
-      world_.AddMachine(name, {}, [this, name](sim::Group* group, int) {
-        servers_[name] = std::make_unique<EtcdServer>(&simulation_, &world_.network(), world_.node(name), &world_.disk(name),
-                                                      configs_[name]);
-        servers_[name]->Start(simulation_.scheduler().CreateGroup("etcd", group));
-      });
-    }
+    for (int i = 0; i < members; ++i) AddMachine(fmt::format("m{}", i), initial, state);
     client_node_ = world_.network().AddNode("client");
   }
   ~EtcdWorld() { simulation_.Shutdown(); }
