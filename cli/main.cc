@@ -204,11 +204,16 @@ int Main(int argc, char** argv) {
   int jobs = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   CLI::App* sweep = app.add_subcommand("sweep", "Run many seeds, one process each, on all cores");
   sweep->add_option("--workload", sweep_workloads, "Workloads (repeatable); default: all");
-  sweep->add_option("--seeds", seeds, "How many seeds")->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
+  sweep->add_option("--seeds", seeds, "How many seeds")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   sweep->add_option("--first-seed", first_seed_text, "First seed (decimal, or hex with 0x)");
-  sweep->add_option("--jobs", jobs, "Parallel processes (default: all cores)")->check(CLI::Range(1, 4096));
+  sweep->add_option("--jobs", jobs, "Parallel processes (default: all cores)")
+      ->check(CLI::Range(1, 4096))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   sweep->add_option("--shard", shard_text, "K/N: run only seeds with index % N == K");
-  sweep->add_option("--out", out_dir, "Directory for results.pb and logs of failed runs");
+  sweep->add_option("--out", out_dir, "Directory for results.pb and logs of failed runs")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   std::string trace_file;
   CLI::App* trace_cmd = app.add_subcommand("trace", "Print a protobuf trace file as text");
