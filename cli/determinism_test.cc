@@ -36,6 +36,20 @@ TEST(DeterminismTest, SeedRangeAcrossProcesses) {
   }
 }
 
+// Every workload replays across processes: the world, the etcd model and the chaos.
+TEST(DeterminismTest, EveryWorkloadAcrossProcesses) {
+  for (const char* workload : {"world-selftest", "single-member-power-loss", "etcd-cluster-chaos"}) {
+    for (int seed : {1, 2, 175}) {
+      const std::string args = std::string("run --workload ") + workload + " --seed " + std::to_string(seed);
+      const Output a = RunCli(args);
+      const Output b = RunCli(args);
+      ASSERT_NE(Field(a.text, "fingerprint"), "") << a.text;
+      EXPECT_EQ(Field(a.text, "fingerprint"), Field(b.text, "fingerprint")) << workload << " seed " << seed;
+      EXPECT_EQ(Field(a.text, "events"), Field(b.text, "events")) << workload << " seed " << seed;
+    }
+  }
+}
+
 // The text trace written by one process is byte-identical to another's.
 TEST(DeterminismTest, TextTracesIdentical) {
   const std::string dir = testing::TempDir();

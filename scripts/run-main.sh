@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DETCD_DST_BUILD_TESTS=OFF
+bash scripts/build.sh build --target etcd-dst -DCMAKE_BUILD_TYPE=Release
 exec build/etcd-dst sweep --seeds 500 --out out/sweep "$@"
