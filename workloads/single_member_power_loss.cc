@@ -98,7 +98,6 @@ class SingleMemberPowerLoss : public Workload {
       const std::string value = fmt::format("value-{}-{}", i, simulation_->Now().nanos());
       if (client.Put(key, value).ok()) {
         acknowledged_[key] = value;
-        acknowledged_at_ = simulation_->Now();
         simulation_->properties().Sometimes(true, "WritesAcknowledged");
       }
     }
@@ -147,7 +146,6 @@ class SingleMemberPowerLoss : public Workload {
   std::unique_ptr<EtcdMachines> machines_;
   sim::NodeId client_node_ = 0;
   std::map<std::string, std::string> acknowledged_;
-  SimTime acknowledged_at_;
 };
 
 }  // namespace

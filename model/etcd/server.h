@@ -121,7 +121,6 @@ class EtcdServer {
  private:
   struct Event;
   struct PeerLink;
-  class Transport;
 
   // Start paths (server_start.cc).
   void Run();

@@ -74,7 +74,6 @@ void EtcdServer::ProcessReady() {
       return;
     }
     cluster_ = loaded->cluster;
-    bbolt::Buckets buckets;
     absl::StatusOr<KvStore> kv = KvStore::Deserialize(loaded->kv_state);
     if (!kv.ok()) {
       Fatal(fmt::format("failed to restore mvcc store: {}", std::string(kv.status().message())));
