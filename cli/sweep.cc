@@ -114,6 +114,7 @@ int RunSweep(const SweepOptions& options) {
   summary.set_shard_index(options.shard_index);
   summary.set_shard_count(options.shard_count);
   std::map<std::string, std::map<std::string, uint64_t>> sometimes_hits;  // workload -> name -> hits
+  std::map<std::string, std::map<std::string, uint64_t>> violated_runs;   // workload -> property -> runs
   std::map<std::string, std::array<uint64_t, 3>> counts;  // pass, fail, internal
   for (auto& [key, run] : finished) {
     auto& count = counts[run.workload()];
@@ -127,6 +128,7 @@ int RunSweep(const SweepOptions& options) {
     for (const auto& property : run.result().properties()) {
       if (property.kind() == "sometimes") sometimes_hits[run.workload()][property.name()] += property.hits();
     }
+    for (const std::string& name : run.result().violated()) ++violated_runs[run.workload()][name];
     *summary.add_runs() = run;
   }
   const std::string summary_path = (std::filesystem::path(options.out_dir) / "results.pb").string();
@@ -143,10 +145,14 @@ int RunSweep(const SweepOptions& options) {
     for (const auto& [name, hits] : sometimes_hits[workload]) {
       if (hits == 0) never += (never.empty() ? "" : ",") + name;
     }
-    std::printf("workload=%s runs=%llu pass=%llu fail=%llu internal=%llu sometimes_never_seen=%s\n",
+    std::string violated;
+    for (const auto& [name, runs] : violated_runs[workload]) {
+      violated += fmt::format("{}{}:{}", violated.empty() ? "" : ",", name, runs);
+    }
+    std::printf("workload=%s runs=%llu pass=%llu fail=%llu internal=%llu violated=%s sometimes_never_seen=%s\n",
                 workload.c_str(), static_cast<unsigned long long>(count[0] + count[1] + count[2]),
                 static_cast<unsigned long long>(count[0]), static_cast<unsigned long long>(count[1]),
-                static_cast<unsigned long long>(count[2]), never.c_str());
+                static_cast<unsigned long long>(count[2]), violated.c_str(), never.c_str());
     failed += count[1];
     internal += count[2];
   }
