@@ -76,4 +76,26 @@ class Reader {
   size_t at_ = 0;
 };
 
+// Calls on_varint(field, value) for each varint field and on_bytes(field,
+// bytes) for each length-delimited one, in order, skipping other wire types.
+// False if the data is malformed or a callback returns false.
+template <typename OnVarint, typename OnBytes>
+bool Walk(std::string_view data, OnVarint on_varint, OnBytes on_bytes) {
+  Reader reader(data);
+  while (!reader.done()) {
+    int field, wire;
+    if (!reader.Tag(&field, &wire)) return false;
+    if (wire == 0) {
+      uint64_t v;
+      if (!reader.Varint(&v) || !on_varint(field, v)) return false;
+    } else if (wire == 2) {
+      std::string bytes;
+      if (!reader.Bytes(&bytes) || !on_bytes(field, std::move(bytes))) return false;
+    } else if (!reader.Skip(wire)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace model::pb

@@ -44,90 +44,73 @@ std::string Encode(const Metadata& metadata) {
   return out;
 }
 
-namespace {
-// Decodes varint fields by number into `fields` and bytes fields into `bytes`.
-template <typename OnVarint, typename OnBytes>
-bool Walk(std::string_view data, OnVarint on_varint, OnBytes on_bytes) {
-  pb::Reader reader(data);
-  while (!reader.done()) {
-    int field, wire;
-    if (!reader.Tag(&field, &wire)) return false;
-    if (wire == 0) {
-      uint64_t v;
-      if (!reader.Varint(&v)) return false;
-      on_varint(field, v);
-    } else if (wire == 2) {
-      std::string bytes;
-      if (!reader.Bytes(&bytes)) return false;
-      on_bytes(field, std::move(bytes));
-    } else if (!reader.Skip(wire)) {
-      return false;
-    }
-  }
-  return true;
-}
-}  // namespace
-
 bool Decode(std::string_view data, Entry* entry) {
   *entry = Entry();
-  return Walk(
+  return pb::Walk(
       data,
       [&](int f, uint64_t v) {
         if (f == 1) entry->type = static_cast<EntryType>(v);
         if (f == 2) entry->term = v;
         if (f == 3) entry->index = v;
+        return true;
       },
       [&](int f, std::string b) {
         if (f == 4) entry->data = std::move(b);
+        return true;
       });
 }
 
 bool Decode(std::string_view data, HardState* state) {
   *state = HardState();
-  return Walk(
+  return pb::Walk(
       data,
       [&](int f, uint64_t v) {
         if (f == 1) state->term = v;
         if (f == 2) state->vote = v;
         if (f == 3) state->commit = v;
+        return true;
       },
-      [](int, std::string) {});
+      [](int, std::string) { return true; });
 }
 
 bool Decode(std::string_view data, ConfChange* change) {
   *change = ConfChange();
-  return Walk(
+  return pb::Walk(
       data,
       [&](int f, uint64_t v) {
         if (f == 1) change->id = v;
         if (f == 2) change->type = static_cast<ConfChangeType>(v);
         if (f == 3) change->node_id = v;
+        return true;
       },
       [&](int f, std::string b) {
         if (f == 4) change->context = std::move(b);
+        return true;
       });
 }
 
 bool Decode(std::string_view data, WalSnapshot* snapshot) {
   *snapshot = WalSnapshot();
-  return Walk(
+  return pb::Walk(
       data,
       [&](int f, uint64_t v) {
         if (f == 1) snapshot->index = v;
         if (f == 2) snapshot->term = v;
+        return true;
       },
-      [](int, std::string) {});
+      [](int, std::string) { return true; });
 }
 
 bool Decode(std::string_view data, Metadata* metadata) {
   *metadata = Metadata();
-  return Walk(
+  return pb::Walk(
       data,
       [&](int f, uint64_t v) {
         if (f == 1) metadata->node_id = v;
         if (f == 2) metadata->cluster_id = v;
+        return true;
       },
-      [](int, std::string) {});
+      [](int, std::string) { return true; });
 }
 
 }  // namespace model::raftpb

@@ -11,7 +11,7 @@ packages=(
   libabsl-dev
   libgtest-dev
   libcli11-dev
-  libssl-dev zlib1g-dev
+  libssl-dev
   graphviz
   etcd-server etcd-client
 )

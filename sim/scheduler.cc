@@ -269,7 +269,6 @@ ActorHandle Scheduler::Spawn(Group* group, std::string_view name, absl::AnyInvoc
   actor->body_ = std::move(body);
   actor->outcome_ = ActorOutcome::kRunning;
   actor->kill_requested_ = false;
-  actor->started_ = false;
   actor->stack_pool_ = PoolFor(options.stack_bytes != 0 ? options.stack_bytes
                                                         : options_.default_stack_bytes);
   boost::context::stack_context stack = actor->stack_pool_->Allocate();
@@ -344,7 +343,6 @@ void Scheduler::MaybeRecycle(Actor* actor) {
 void Scheduler::Resume(Actor* actor) {
   SIM_CHECK(current_ == nullptr, "nested resume of {}", actor->name_);
   current_ = actor;
-  actor->started_ = true;
 #ifdef ETCD_DST_ASAN
   void* fake_stack = nullptr;
   __sanitizer_start_switch_fiber(&fake_stack, actor->stack_bottom_, actor->stack_bytes_);

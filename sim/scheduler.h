@@ -166,7 +166,6 @@ class Actor {
   WakeReason wake_reason_ = WakeReason::kNotified;
   ActorOutcome outcome_ = ActorOutcome::kRunning;
   bool kill_requested_ = false;
-  bool started_ = false;
   uint32_t handle_refs_ = 0;
   WaiterList joiners_;
   Actor* next_free_ = nullptr;

@@ -41,43 +41,23 @@ std::string EncodeSnapshot(const raft::Snapshot& snapshot) {
 }
 
 bool DecodeSnapshot(std::string_view bytes, raft::Snapshot* snapshot) {
-  pb::Reader reader(bytes);
-  while (!reader.done()) {
-    int field, wire;
-    if (!reader.Tag(&field, &wire)) return false;
-    if (wire != 2) {
-      if (!reader.Skip(wire)) return false;
-      continue;
-    }
-    std::string value;
-    if (!reader.Bytes(&value)) return false;
-    if (field == 1) snapshot->data = value;
-    if (field != 2) continue;
-    pb::Reader meta(value);
-    while (!meta.done()) {
-      int f, w;
-      if (!meta.Tag(&f, &w)) return false;
-      if (f == 1 && w == 2) {
-        std::string conf;
-        if (!meta.Bytes(&conf)) return false;
-        pb::Reader c(conf);
-        while (!c.done()) {
-          int cf, cw;
-          uint64_t id;
-          if (!c.Tag(&cf, &cw) || !c.Varint(&id)) return false;
-          (cf == 1 ? snapshot->conf.voters : snapshot->conf.learners).insert(id);
-        }
-      } else if (w == 0) {
-        uint64_t v;
-        if (!meta.Varint(&v)) return false;
-        if (f == 2) snapshot->index = v;
-        if (f == 3) snapshot->term = v;
-      } else if (!meta.Skip(w)) {
-        return false;
-      }
-    }
-  }
-  return true;
+  auto ignore = [](int, uint64_t) { return true; };
+  auto conf = [&](int field, uint64_t id) {
+    (field == 1 ? snapshot->conf.voters : snapshot->conf.learners).insert(id);
+    return true;
+  };
+  auto metadata = [&](int field, uint64_t v) {
+    if (field == 2) snapshot->index = v;
+    if (field == 3) snapshot->term = v;
+    return true;
+  };
+  return pb::Walk(bytes, ignore, [&](int field, std::string value) {
+    if (field == 1) snapshot->data = std::move(value);
+    if (field != 2) return true;
+    return pb::Walk(value, metadata, [&](int f, std::string nested) {
+      return f != 1 || pb::Walk(nested, conf, [](int, std::string) { return true; });
+    });
+  });
 }
 
 }  // namespace
@@ -101,40 +81,29 @@ std::string EncodePeerFrame(ClusterId cluster, const raft::Message& m) {
 
 bool DecodePeerFrame(const std::string& frame, ClusterId* cluster, raft::Message* m) {
   *m = raft::Message();
-  pb::Reader reader(frame);
-  while (!reader.done()) {
-    int field, wire;
-    if (!reader.Tag(&field, &wire)) return false;
-    if (wire == 0) {
-      uint64_t v;
-      if (!reader.Varint(&v)) return false;
-      switch (field) {
-        case 1: *cluster = v; break;
-        case 2: m->type = static_cast<raft::MessageType>(v); break;
-        case 3: m->from = v; break;
-        case 4: m->to = v; break;
-        case 5: m->term = v; break;
-        case 6: m->log_term = v; break;
-        case 7: m->index = v; break;
-        case 8: m->commit = v; break;
-        case 9: m->reject = v != 0; break;
-        case 10: m->reject_hint = v; break;
-      }
-    } else if (wire == 2) {
-      std::string bytes;
-      if (!reader.Bytes(&bytes)) return false;
-      if (field == 11) {
-        raftpb::Entry entry;
-        if (!raftpb::Decode(bytes, &entry)) return false;
-        m->entries.push_back(std::move(entry));
-      } else if (field == 12 && !DecodeSnapshot(bytes, &m->snapshot)) {
-        return false;
-      }
-    } else if (!reader.Skip(wire)) {
-      return false;
+  auto scalar = [&](int field, uint64_t v) {
+    switch (field) {
+      case 1: *cluster = v; break;
+      case 2: m->type = static_cast<raft::MessageType>(v); break;
+      case 3: m->from = v; break;
+      case 4: m->to = v; break;
+      case 5: m->term = v; break;
+      case 6: m->log_term = v; break;
+      case 7: m->index = v; break;
+      case 8: m->commit = v; break;
+      case 9: m->reject = v != 0; break;
+      case 10: m->reject_hint = v; break;
     }
-  }
-  return true;
+    return true;
+  };
+  return pb::Walk(frame, scalar, [&](int field, std::string bytes) {
+    if (field == 11) {
+      raftpb::Entry entry;
+      if (!raftpb::Decode(bytes, &entry)) return false;
+      m->entries.push_back(std::move(entry));
+    }
+    return field != 12 || DecodeSnapshot(bytes, &m->snapshot);
+  });
 }
 
 std::string EncodeV2Request(const V2Request& r) {
@@ -161,29 +130,25 @@ std::string EncodeV2Request(const V2Request& r) {
 
 bool DecodeV2Request(std::string_view data, V2Request* r) {
   *r = V2Request();
-  pb::Reader reader(data);
   bool saw_method = false;
-  while (!reader.done()) {
-    int field, wire;
-    if (!reader.Tag(&field, &wire)) return false;
-    if (wire == 0) {
-      uint64_t v;
-      if (!reader.Varint(&v)) return false;
-      if (field == 1) r->id = v;
-    } else if (wire == 2) {
-      std::string bytes;
-      if (!reader.Bytes(&bytes)) return false;
-      if (field == 2) {
-        r->method = bytes;
-        saw_method = true;
-      }
-      if (field == 3) r->path = bytes;
-      if (field == 4) r->value = bytes;
-    } else if (!reader.Skip(wire)) {
-      return false;
-    }
-  }
-  return saw_method;
+  const bool parsed = pb::Walk(
+      data,
+      [&](int field, uint64_t v) {
+        if (field == 1) r->id = v;
+        return true;
+      },
+      [&](int field, std::string bytes) {
+        if (field == 2) {
+          r->method = std::move(bytes);
+          saw_method = true;
+        } else if (field == 3) {
+          r->path = std::move(bytes);
+        } else if (field == 4) {
+          r->value = std::move(bytes);
+        }
+        return true;
+      });
+  return parsed && saw_method;
 }
 
 std::string SnapshotData(const Cluster& cluster, const std::string& kv_state) {
@@ -196,18 +161,21 @@ std::string SnapshotData(const Cluster& cluster, const std::string& kv_state) {
 absl::StatusOr<LoadedSnapshot> ParseSnapshotData(const raft::Snapshot& snapshot) {
   LoadedSnapshot loaded;
   loaded.snapshot = snapshot;
-  pb::Reader reader(snapshot.data);
-  while (!reader.done()) {
-    int field, wire;
-    std::string bytes;
-    if (!reader.Tag(&field, &wire) || wire != 2 || !reader.Bytes(&bytes)) return absl::DataLossError("snap: bad data");
-    if (field == 1) {
-      absl::StatusOr<Cluster> cluster = Cluster::Deserialize(bytes);
-      if (!cluster.ok()) return cluster.status();
-      loaded.cluster = *std::move(cluster);
-    }
-    if (field == 2) loaded.kv_state = bytes;
-  }
+  absl::Status cluster_status;
+  const bool parsed = pb::Walk(
+      snapshot.data, [](int, uint64_t) { return false; },
+      [&](int field, std::string bytes) {
+        if (field == 1) {
+          absl::StatusOr<Cluster> cluster = Cluster::Deserialize(bytes);
+          cluster_status = cluster.status();
+          if (cluster.ok()) loaded.cluster = *std::move(cluster);
+        } else if (field == 2) {
+          loaded.kv_state = std::move(bytes);
+        }
+        return cluster_status.ok();
+      });
+  if (!cluster_status.ok()) return cluster_status;
+  if (!parsed) return absl::DataLossError("snap: bad data");
   return loaded;
 }
 
@@ -240,18 +208,18 @@ absl::StatusOr<LoadedSnapshot> LoadNewestSnapshot(sim::Disk* disk, const std::st
     bool valid = false;
     raft::Snapshot snapshot;
     if (file.ok()) {
-      pb::Reader reader(*file);
       uint64_t crc = 0;
       std::string data;
-      int field, wire;
-      bool parsed = true;
-      while (parsed && !reader.done()) {
-        parsed = reader.Tag(&field, &wire);
-        if (!parsed) break;
-        if (field == 1 && wire == 0) parsed = reader.Varint(&crc);
-        else if (field == 2 && wire == 2) parsed = reader.Bytes(&data);
-        else parsed = reader.Skip(wire);
-      }
+      const bool parsed = pb::Walk(
+          *file,
+          [&](int field, uint64_t v) {
+            if (field == 1) crc = v;
+            return true;
+          },
+          [&](int field, std::string bytes) {
+            if (field == 2) data = std::move(bytes);
+            return true;
+          });
       valid = parsed && !data.empty() && wal::Crc32c(0, data) == crc && DecodeSnapshot(data, &snapshot);
     }
     if (!valid) {

@@ -93,14 +93,16 @@ void EtcdServer::LoadLeases(const bbolt::Buckets& buckets) {
   auto bucket = buckets.find("lease");
   if (bucket == buckets.end()) return;
   for (const auto& [key, value] : bucket->second) {
-    pb::Reader reader(value);
     int64_t id = 0, ttl = 0;
-    int field, wire;
-    uint64_t v;
-    while (!reader.done() && reader.Tag(&field, &wire) && wire == 0 && reader.Varint(&v)) {
-      if (field == 1) id = static_cast<int64_t>(v);
-      if (field == 2) ttl = static_cast<int64_t>(v);
-    }
+    const bool parsed = pb::Walk(
+        value,
+        [&](int field, uint64_t v) {
+          if (field == 1) id = static_cast<int64_t>(v);
+          if (field == 2) ttl = static_cast<int64_t>(v);
+          return true;
+        },
+        [](int, std::string) { return true; });
+    if (!parsed) continue;  // damaged record: skipped (the model never writes one)
     // After a restart every lease gets its full TTL again, as etcd's lessor does.
     leases_[id] = Lease{ttl, simulation_->Now() + sim::SimDuration::Seconds(ttl), false};
   }
