@@ -141,7 +141,7 @@ TEST(CliPlanTest, BadPlans) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"actions { at_ns: 1 crash { nod: \"m0\" } }", "line 1 column"},
       {"actions { at_ns: 1 crash { node: \"m7\" } }", "unknown node 'm7'"},
-      {"actions { at_ns: -5 crash { node: \"m0\" } }", "at_ns is negative"},
+      {"actions { at_ns: -5 crash { node: \"m0\" } }", "at_ns = -5 is outside"},
       {"workload: \"kernel-selftest\"", "is for workload 'kernel-selftest'"},
       {"{{{", "line 1"},
   };
@@ -166,12 +166,121 @@ TEST(CliPlanTest, ExportDisks) {
   ASSERT_EQ(run.exit_code, 0) << run.text;
   EXPECT_TRUE(std::filesystem::exists(dir + "/m2/powerloss-0/log"));
   EXPECT_TRUE(std::filesystem::exists(dir + "/m2/powerloss-1/log"));
-  EXPECT_FALSE(std::filesystem::exists(dir + "/m2/powerloss-2"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/m2/powerloss-2/log"));  // the workload's final power loss
+  EXPECT_FALSE(std::filesystem::exists(dir + "/m2/powerloss-3"));
   for (const char* machine : {"m0", "m1", "m2"}) {
     EXPECT_GT(std::filesystem::file_size(dir + "/" + machine + "/final/log"), 0u) << machine;
   }
   const Output unwritable = RunCli("run --workload world-selftest --seed 1 --export-disks /proc/nope");
   EXPECT_EQ(unwritable.exit_code, 2) << unwritable.text;
+}
+
+// Runs the CLI through the shell with stdout sent to `stdout_path`; the text is stderr alone.
+Output RunCliStderr(const std::string& arguments, const std::string& stdout_path) {
+  const std::string command = std::string(ETCD_DST_CLI) + " " + arguments + " 2>&1 >" + stdout_path;
+  std::FILE* pipe = popen(command.c_str(), "r");
+  Output output{-1, ""};
+  if (pipe == nullptr) return output;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.text.append(buffer, n);
+  const int status = pclose(pipe);
+  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return output;
+}
+
+// Each class of hostile input found by fuzzing is one stderr line and exit 2, never exit 3 or a
+// silent success: plan numbers out of range, unreadable or unbounded plan files, output paths
+// that are directories, devices, the same file twice or '-' for binary output, wrapping seed
+// ranges, repeated workloads, bad peer URLs, faults for a workload that takes none, newlines.
+TEST(CliHostileInputTest, EachClassIsOneLineAndExit2) {
+  const std::string dir = testing::TempDir() + "/hostile";
+  std::filesystem::create_directories(dir + "/a-directory");
+  std::filesystem::create_directories(dir + "/out-blocked/results.pb");
+  std::ofstream(dir + "/a-file") << "x";
+  const std::string empty = WriteFile("hostile-empty.txt", "");
+  const std::string comments = WriteFile("hostile-comments.txt", "# nothing but a comment\n");
+  const std::string latency = WriteFile("hostile-latency.txt",
+                                        "link { latency_base_ns: 9223372036854775000 latency_jitter_ns: 5000 }");
+  const std::string rate = WriteFile("hostile-rate.txt", "actions { object_store { transient_error_per_million: 2000000 } }");
+  const std::string lag = WriteFile("hostile-lag.txt", "swarm { listing_lag: true listing_lag_ns: -7 }");
+  const std::string faults_for_none = WriteFile("hostile-none.txt", "actions { at_ns: 5 heal {} }");
+  const std::string plan = WriteFile("hostile-plan.txt", "workload: \"world-selftest\" seed: 3");
+  for (const std::string& args : std::vector<std::string>{
+           "run --workload world-selftest --plan " + latency,
+           "run --workload world-selftest --plan " + rate,
+           "run --workload world-selftest --plan " + lag,
+           "run --workload kernel-selftest --plan " + faults_for_none,
+           "run --workload world-selftest --plan /dev/zero",
+           "run --workload world-selftest --plan " + dir,
+           "run --workload world-selftest --plan /proc/self/mem",
+           "run --workload world-selftest --plan " + empty,
+           "run --workload world-selftest --plan " + comments,
+           "run --workload world-selftest --seed 1 --plan ''",
+           "run --workload kernel-selftest --seed 1 --trace -",
+           "run --workload kernel-selftest --seed 1 --result -",
+           "run --workload kernel-selftest --seed 1 --result " + dir + "/t --trace " + dir + "/t",
+           "run --workload world-selftest --plan " + plan + " --result " + plan,
+           "run --workload kernel-selftest --seed 1 --result " + dir + "/a-directory",
+           "run --workload kernel-selftest --seed 1 --trace-text " + dir + "/a-file/x",
+           "run --workload world-selftest --seed 1 --export-disks " + dir + "/a-file/sub",
+           "run --workload world-selftest --seed 1 --export-disks /proc",
+           "run --workload world-selftest --seed 1 --result /dev/full",
+           "run --workload kernel-selftest --seed 1 --trace-text /dev/full",
+           "run --workload 'a\nb' --seed 1",
+           "run --workload kernel-selftest --seed '1\n2'",
+           "sweep --first-seed 18446744073709551615 --seeds 2",
+           "sweep --workload kernel-selftest --workload kernel-selftest --seeds 1",
+           "sweep --workload kernel-selftest --seeds 1 --out " + dir + "/out-blocked",
+           "ids --initial-cluster m0=ftp://x",
+           "ids --initial-cluster m0=http://",
+           "ids --initial-cluster m0=http://a:70000",
+           "trace " + dir,
+           "trace /dev/zero",
+           "result " + dir + "/a-file",
+       }) {
+    const Output output = RunCliStderr(args, "/dev/null");
+    EXPECT_EQ(output.exit_code, 2) << args << "\n" << output.text;
+    EXPECT_EQ(LineCount(output.text), 1) << args << "\n" << output.text;
+    EXPECT_EQ(output.text.rfind("etcd-dst: ", 0), 0u) << args << "\n" << output.text;
+  }
+  // A full stdout is an error too, not a lost result.
+  const Output full = RunCliStderr("run --workload kernel-selftest --seed 1", "/dev/full");
+  EXPECT_EQ(full.exit_code, 2) << full.text;
+  EXPECT_EQ(LineCount(full.text), 1) << full.text;
+}
+
+// The replay line carries what the run needs: a failing run from an edited plan file (another run
+// than its seed's) replays through --plan, and a --no-buggify run keeps --no-buggify; running the
+// printed line gives the same fingerprint and verdict.
+TEST(CliReplayTest, EveryReplayLineReplays) {
+  const Output plan = RunCli("plan --workload single-member-power-loss --seed 175");
+  ASSERT_EQ(plan.exit_code, 0) << plan.text;
+  std::string text = plan.text;
+  const size_t latency = text.find("latency_base_ns: 200000");
+  ASSERT_NE(latency, std::string::npos) << text;
+  text.replace(latency, std::string("latency_base_ns: 200000").size(), "latency_base_ns: 300000");
+  const std::string path = WriteFile("replay plan 175.txt", text);  // a space, to be quoted
+  const std::string seed_only = Field(RunCli("run --workload single-member-power-loss --seed 175").text, "fingerprint");
+  for (const std::string& args : {"run --workload single-member-power-loss --plan '" + path + "'",
+                                  std::string("run --workload single-member-power-loss --seed 175 --no-buggify")}) {
+    const Output first = RunCli(args);
+    ASSERT_EQ(first.exit_code, 1) << args << "\n" << first.text;
+    const size_t at = first.text.find("replay: etcd-dst ");
+    ASSERT_NE(at, std::string::npos) << first.text;
+    const size_t start = at + std::string("replay: etcd-dst ").size();
+    const std::string replay = first.text.substr(start, first.text.find('\n', start) - start);
+    const Output again = RunCli(replay);
+    EXPECT_EQ(again.exit_code, 1) << replay << "\n" << again.text;
+    EXPECT_EQ(Field(again.text, "fingerprint"), Field(first.text, "fingerprint")) << replay;
+    EXPECT_EQ(Field(again.text, "violations"), Field(first.text, "violations")) << replay;
+    if (args.find("--no-buggify") != std::string::npos) {
+      EXPECT_NE(replay.find("--no-buggify"), std::string::npos) << replay;
+    } else {
+      EXPECT_NE(replay.find("--plan"), std::string::npos) << replay;
+      EXPECT_NE(Field(first.text, "fingerprint"), seed_only) << "the edited plan is another run";
+    }
+  }
 }
 
 }  // namespace

@@ -4,14 +4,17 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include <google/protobuf/stubs/logging.h>
 
 #include "CLI/CLI.hpp"
 #include "cli/exit_codes.h"
+#include "cli/run_command.h"
 #include "cli/seed.h"
 #include "cli/sweep.h"
+#include "cli/user_io.h"
+#include "fmt/format.h"
 #include "model/ids.h"
 #include "sim/fault_plan.h"
 #include "sim/trace_file.h"
@@ -21,115 +24,9 @@
 namespace cli {
 namespace {
 
-int BadInput(const std::string& message) {
-  std::fprintf(stderr, "etcd-dst: %s\n", message.c_str());
-  return kExitBadInput;
-}
-
-// Opens (creating or truncating) `path` to prove it is writable before a run.
-bool Writable(const std::string& path) {
-  std::ofstream probe(path, std::ios::binary | std::ios::app);
-  return static_cast<bool>(probe);
-}
-
-struct RunFlags {
-  std::string workload, seed_text, trace, trace_text, result_path, plan_path, export_disks;
-  bool no_buggify = false;
-};
-
-// Reads, parses and checks a plan file; on failure, one line for BadInput.
-absl::StatusOr<sim::FaultPlan> LoadPlan(const std::string& path, const std::string& workload) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError("cannot read plan " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<sim::FaultPlan> plan = sim::ParsePlanText(text.str());
-  if (!plan.ok()) return absl::InvalidArgumentError("plan " + path + ": " + std::string(plan.status().message()));
-  if (absl::Status status = workloads::CheckPlan(workload, *plan); !status.ok()) {
-    return absl::InvalidArgumentError("plan " + path + ": " + std::string(status.message()));
-  }
-  return plan;
-}
-
-int Run(const RunFlags& flags) {
-  if (workloads::FindWorkload(flags.workload) == nullptr) {
-    return BadInput("unknown workload '" + flags.workload + "' (etcd-dst list shows them)");
-  }
-  std::optional<sim::FaultPlan> plan;
-  if (!flags.plan_path.empty()) {
-    absl::StatusOr<sim::FaultPlan> loaded = LoadPlan(flags.plan_path, flags.workload);
-    if (!loaded.ok()) return BadInput(std::string(loaded.status().message()));
-    plan = *std::move(loaded);
-  }
-  std::optional<uint64_t> seed;
-  if (!flags.seed_text.empty()) {
-    seed = ParseSeed(flags.seed_text);
-    if (!seed) return BadInput("--seed '" + flags.seed_text + "' is not a number (decimal, or hex with 0x)");
-  } else if (plan.has_value()) {
-    seed = plan->seed();
-  } else {
-    return BadInput("run needs --seed (or --plan, whose seed it then uses)");
-  }
-  for (const std::string* path : {&flags.trace, &flags.trace_text, &flags.result_path}) {
-    if (!path->empty() && *path != "-" && !Writable(*path)) return BadInput("cannot write " + *path);
-  }
-  if (!flags.export_disks.empty()) {
-    std::error_code error;
-    std::filesystem::create_directories(flags.export_disks, error);
-    if (error) return BadInput("cannot create " + flags.export_disks + ": " + error.message());
-  }
-  const std::string& workload = flags.workload;
-  const std::string& trace = flags.trace;
-  const std::string& trace_text = flags.trace_text;
-  const std::string& result_path = flags.result_path;
-  workloads::RunOptions options;
-  options.workload = workload;
-  options.seed = *seed;
-  options.plan = plan;
-  options.export_disks_dir = flags.export_disks;
-  options.trace_path = trace;
-  options.trace_text_path = trace_text;
-  options.buggify = !flags.no_buggify;
-  absl::StatusOr<etcd_dst::result::RunResult> result = workloads::RunWorkload(options);
-  if (!result.ok()) {
-    if (result.status().code() == absl::StatusCode::kInternal) {
-      std::fprintf(stderr, "etcd-dst: %s\n", std::string(result.status().message()).c_str());
-      return kExitInternal;
-    }
-    return BadInput(std::string(result.status().message()));
-  }
-  if (!result_path.empty()) {
-    std::ofstream out(result_path, std::ios::binary | std::ios::trunc);
-    if (!out || !result->SerializeToOstream(&out)) {
-      std::fprintf(stderr, "etcd-dst: cannot write %s\n", result_path.c_str());
-      return kExitInternal;
-    }
-  }
-  for (const auto& violation : result->violations()) {
-    std::printf("violation: %s at %s in %s/%s: %s\n", violation.property().c_str(),
-                sim::SimTime::FromNanos(violation.time_ns()).ToString().c_str(),
-                violation.group().c_str(), violation.actor().c_str(), violation.details().c_str());
-  }
-  if (!result->pass()) std::printf("replay: %s\n", result->replay().c_str());
-  std::printf("%s\n", workloads::ResultLine(*result).c_str());
-  std::fflush(stdout);
-  return result->pass() ? kExitPass : kExitViolation;
-}
-
-int PrintPlan(const std::string& workload, const std::string& seed_text) {
-  const std::optional<uint64_t> seed = ParseSeed(seed_text);
-  if (!seed) return BadInput("--seed '" + seed_text + "' is not a number (decimal, or hex with 0x)");
-  absl::StatusOr<sim::FaultPlan> plan = workloads::PlanFor(workload, *seed);
-  if (!plan.ok()) return BadInput(std::string(plan.status().message()));
-  std::printf("# etcd-dst run --workload %s --seed %s --plan FILE\n", workload.c_str(), seed_text.c_str());
-  for (const auto& action : plan->actions()) std::printf("# %s\n", sim::DescribeAction(action).c_str());
-  std::printf("%s", sim::FormatPlanText(*plan).c_str());
-  return kExitPass;
-}
-
 int Ids(const std::string& initial_cluster, const std::string& token) {
   absl::StatusOr<std::vector<model::InitialMember>> members = model::ParseInitialCluster(initial_cluster);
-  if (!members.ok()) return BadInput(std::string(members.status().message()));
+  if (!members.ok()) return BadInput(members.status());
   std::vector<model::MemberId> ids;
   for (const model::InitialMember& member : *members) {
     ids.push_back(model::ComputeMemberId(member.peer_urls, token));
@@ -147,12 +44,13 @@ int List() {
 }
 
 int PrintTrace(const std::string& path) {
+  if (absl::Status status = CheckInputFile("trace", path); !status.ok()) return BadInput(status);
   absl::StatusOr<sim::TraceFileContents> contents = sim::ReadTraceFile(path);
-  if (!contents.ok()) return BadInput(std::string(contents.status().message()));
-  std::printf("# workload=%s seed=%llu events=%zu\n", contents->header.workload().c_str(),
+  if (!contents.ok()) return BadInput(contents.status());
+  std::printf("# workload=%s seed=%llu events=%zu\n", Printable(contents->header.workload()).c_str(),
               static_cast<unsigned long long>(contents->header.seed()), contents->events.size());
   for (const auto& event : contents->events) {
-    std::printf("%s\n", sim::FormatTraceLine(sim::FromProto(event)).c_str());
+    std::printf("%s\n", Printable(sim::FormatTraceLine(sim::FromProto(event))).c_str());
   }
   if (contents->has_footer) {
     std::printf("# fingerprint=%016llx pass=%s\n",
@@ -161,6 +59,7 @@ int PrintTrace(const std::string& path) {
   } else {
     std::printf("# no footer: the run did not finish cleanly\n");
   }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) return BadInput("cannot write the trace to stdout");
   return kExitPass;
 }
 
@@ -177,14 +76,22 @@ int Main(int argc, char** argv) {
   RunFlags flags;
   CLI::App* run = app.add_subcommand("run", "Run one workload with one seed; the last line is the result");
   run->add_option("--workload", flags.workload, "Workload name (see 'list')")->required();
-  run->add_option("--seed", flags.seed_text, "Root seed: decimal, or hex with 0x (default with --plan: the plan's)");
-  run->add_option("--plan", flags.plan_path, "Run this fault plan (protobuf text, see 'plan') instead of the seed's");
-  run->add_option("--trace", flags.trace, "Write the protobuf trace stream to FILE");
-  run->add_option("--trace-text", flags.trace_text, "Write the trace as text to FILE ('-' for stdout)");
-  run->add_option("--result", flags.result_path, "Write the RunResult protobuf to FILE");
-  run->add_option("--export-disks", flags.export_disks,
-                  "Write each disk's image at every power loss (DIR/<disk>/powerloss-<k>/) and at the end (final/)");
+  CLI::Option* seed_option = run->add_option(
+      "--seed", flags.seed_text, "Root seed: decimal, or hex with 0x (default with --plan: the plan's)");
+  CLI::Option* plan_option = run->add_option(
+      "--plan", flags.plan_path, "Run this fault plan (protobuf text, see 'plan') instead of the seed's");
+  CLI::Option* trace_option = run->add_option("--trace", flags.trace, "Write the protobuf trace stream to FILE");
+  CLI::Option* trace_text_option =
+      run->add_option("--trace-text", flags.trace_text, "Write the trace as text to FILE ('-' for stdout)");
+  CLI::Option* result_option = run->add_option("--result", flags.result_path, "Write the RunResult protobuf to FILE");
+  CLI::Option* export_option = run->add_option(
+      "--export-disks", flags.export_disks,
+      "Write each disk's image at every power loss (DIR/<disk>/powerloss-<k>/) and at the end (final/)");
   run->add_flag("--no-buggify", flags.no_buggify, "Turn buggify off");
+  for (CLI::Option* option : {seed_option, plan_option, trace_option, trace_text_option, result_option,
+                              export_option, run->get_option("--workload")}) {
+    option->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+  }
 
   std::string plan_workload, plan_seed;
   CLI::App* plan_cmd = app.add_subcommand("plan", "Print the fault plan a seed generates, as protobuf text");
@@ -219,6 +126,10 @@ int Main(int argc, char** argv) {
   CLI::App* trace_cmd = app.add_subcommand("trace", "Print a protobuf trace file as text");
   trace_cmd->add_option("file", trace_file, "Trace file written by run --trace")->required();
 
+  std::string result_file;
+  CLI::App* result_cmd = app.add_subcommand("result", "Print a run result file (run --result) as run printed it");
+  result_cmd->add_option("file", result_file, "Result file written by run --result")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -233,11 +144,20 @@ int Main(int argc, char** argv) {
     return BadInput(std::string(error.what()) + " (see etcd-dst --help)");
   }
 
-  if (run->parsed()) return Run(flags);
+  if (run->parsed()) {
+    flags.seed_given = seed_option->count() > 0;
+    flags.plan_given = plan_option->count() > 0;
+    flags.trace_given = trace_option->count() > 0;
+    flags.trace_text_given = trace_text_option->count() > 0;
+    flags.result_given = result_option->count() > 0;
+    flags.export_given = export_option->count() > 0;
+    return Run(flags);
+  }
   if (plan_cmd->parsed()) return PrintPlan(plan_workload, plan_seed);
   if (list->parsed()) return List();
   if (ids_cmd->parsed()) return Ids(ids_cluster, ids_token);
   if (trace_cmd->parsed()) return PrintTrace(trace_file);
+  if (result_cmd->parsed()) return PrintResult(result_file);
   if (sweep->parsed()) {
     SweepOptions options;
     if (sweep_workloads.empty()) {
@@ -247,10 +167,17 @@ int Main(int argc, char** argv) {
       if (workloads::FindWorkload(name) == nullptr) {
         return BadInput("unknown workload '" + name + "' (etcd-dst list shows them)");
       }
+      if (std::find(options.workloads.begin(), options.workloads.end(), name) != options.workloads.end()) {
+        return BadInput("--workload " + name + " is given twice");
+      }
       options.workloads.push_back(name);
     }
     const std::optional<uint64_t> first = ParseSeed(first_seed_text);
     if (!first) return BadInput("--first-seed '" + first_seed_text + "' is not a number");
+    if (seeds - 1 > UINT64_MAX - *first) {
+      return BadInput(fmt::format("--first-seed {} with --seeds {} runs past the last seed {}", *first, seeds,
+                                  UINT64_MAX));
+    }
     const size_t slash = shard_text.find('/');
     const std::optional<uint64_t> index = ParseSeed(shard_text.substr(0, slash));
     const std::optional<uint64_t> count =
@@ -273,4 +200,9 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace cli
 
-int main(int argc, char** argv) { return cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Protobuf logs parse trouble (invalid UTF-8 in a string field) on stderr
+  // by itself; our callers report the failed parse in one line of their own.
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int, const std::string&) {});
+  return cli::Main(argc, argv);
+}

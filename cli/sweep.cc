@@ -13,6 +13,7 @@
 #include <set>
 
 #include "cli/exit_codes.h"
+#include "cli/user_io.h"
 #include "fmt/format.h"
 #include "sim/run_result.pb.h"
 
@@ -49,12 +50,13 @@ pid_t Launch(const SweepOptions& options, const Job& job) {
 
 int RunSweep(const SweepOptions& options) {
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(options.out_dir) / "runs", ec);
-  if (ec) {
-    std::fprintf(stderr, "etcd-dst: cannot create output directory %s: %s\n",
-                 options.out_dir.c_str(), ec.message().c_str());
-    return kExitBadInput;
+  const std::string runs_dir = (std::filesystem::path(options.out_dir) / "runs").string();
+  if (absl::Status status = PrepareOutputDirectory("--out", options.out_dir); !status.ok()) {
+    return BadInput(status);
   }
+  if (absl::Status status = PrepareOutputDirectory("--out", runs_dir); !status.ok()) return BadInput(status);
+  const std::string summary_path = (std::filesystem::path(options.out_dir) / "results.pb").string();
+  if (absl::Status status = CheckOutputFile("--out", summary_path); !status.ok()) return BadInput(status);
   std::vector<Job> pending;
   for (const std::string& workload : options.workloads) {
     for (uint64_t i = 0; i < options.seeds; ++i) {
@@ -63,6 +65,11 @@ int RunSweep(const SweepOptions& options) {
       const std::string stem =
           (std::filesystem::path(options.out_dir) / "runs" / fmt::format("{}-{}", workload, seed)).string();
       pending.push_back({workload, seed, stem + ".result.pb", stem + ".log"});
+      for (const std::string& path : {pending.back().result_path, pending.back().log_path}) {
+        if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+          return BadInput(fmt::format("--out: {} is in the way (not a regular file)", path));
+        }
+      }
     }
   }
   const auto started = std::chrono::steady_clock::now();
@@ -98,9 +105,11 @@ int RunSweep(const SweepOptions& options) {
       std::filesystem::remove(job.log_path, ec);
     } else {
       run.set_log(job.log_path);
-      std::printf("%s: %s --workload %s --seed %llu  (log %s)\n",
-                  run.exit_code() == kExitViolation ? "FAIL" : "INTERNAL", "etcd-dst run",
-                  job.workload.c_str(), static_cast<unsigned long long>(job.seed), job.log_path.c_str());
+      const std::string replay = run.result().replay().empty()
+                                     ? fmt::format("etcd-dst run --workload {} --seed {}", job.workload, job.seed)
+                                     : run.result().replay();
+      std::printf("%s: %s  (log %s)\n", run.exit_code() == kExitViolation ? "FAIL" : "INTERNAL", replay.c_str(),
+                  job.log_path.c_str());
       std::fflush(stdout);
     }
     finished[{job.workload, job.seed}] = std::move(run);
@@ -131,13 +140,8 @@ int RunSweep(const SweepOptions& options) {
     for (const std::string& name : run.result().violated()) ++violated_runs[run.workload()][name];
     *summary.add_runs() = run;
   }
-  const std::string summary_path = (std::filesystem::path(options.out_dir) / "results.pb").string();
-  {
-    std::ofstream out(summary_path, std::ios::binary | std::ios::trunc);
-    if (!out || !summary.SerializeToOstream(&out)) {
-      std::fprintf(stderr, "etcd-dst: cannot write %s\n", summary_path.c_str());
-      return kExitInternal;
-    }
+  if (absl::Status status = WriteOutputFile("--out", summary_path, summary.SerializeAsString()); !status.ok()) {
+    return BadInput(status);
   }
   uint64_t failed = 0, internal = 0;
   for (const auto& [workload, count] : counts) {

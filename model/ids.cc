@@ -16,6 +16,35 @@ uint64_t FirstEightBytesBigEndian(const unsigned char* digest) {
   return value;
 }
 
+// etcd's types.NewURLs checks (scheme, "host:port" as Go's SplitHostPort
+// reads it, so an empty host is fine; no path), plus a port that is a number a
+// socket can have.
+absl::Status CheckPeerUrl(const std::string& url) {
+  const size_t scheme_end = url.find("://");
+  const std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https" && scheme != "unix" && scheme != "unixs") {
+    return absl::InvalidArgumentError(fmt::format("URL scheme must be http, https, unix, or unixs: {}", url));
+  }
+  const std::string rest = url.substr(scheme_end + 3);
+  const size_t path_at = rest.find_first_of("/?#");
+  const std::string host_port = rest.substr(0, path_at);
+  if (path_at != std::string::npos) {
+    return absl::InvalidArgumentError(fmt::format("URL must not contain a path: {}", url));
+  }
+  const size_t colon = host_port.rfind(':');
+  const bool bracketed = !host_port.empty() && host_port[0] == '[';
+  if (colon == std::string::npos || (bracketed && host_port[colon - 1] != ']')) {
+    return absl::InvalidArgumentError(fmt::format("URL address does not have the form \"host:port\": {}", url));
+  }
+  const std::string port = host_port.substr(colon + 1);
+  const bool digits = !port.empty() && port.size() <= 5 &&
+                      port.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || std::stoi(port) < 1 || std::stoi(port) > 65535) {
+    return absl::InvalidArgumentError(fmt::format("URL port must be a number in [1, 65535]: {}", url));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 MemberId ComputeMemberId(std::vector<std::string> peer_urls, std::string_view token,
@@ -54,9 +83,7 @@ absl::StatusOr<std::vector<InitialMember>> ParseInitialCluster(std::string_view 
     }
     const std::string name(entry.substr(0, equals));
     const std::string url(entry.substr(equals + 1));
-    if (url.find("://") == std::string::npos) {
-      return absl::InvalidArgumentError(fmt::format("URL scheme must be http, https, unix, or unixs: {}", url));
-    }
+    if (absl::Status status = CheckPeerUrl(url); !status.ok()) return status;
     auto it = std::find_if(members.begin(), members.end(), [&](const InitialMember& m) { return m.name == name; });
     if (it == members.end()) {
       members.push_back({name, {url}});

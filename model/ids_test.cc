@@ -34,6 +34,12 @@ TEST(IdsTest, ParseInitialCluster) {
   EXPECT_FALSE(ParseInitialCluster("m0").ok());
   EXPECT_FALSE(ParseInitialCluster("=http://a:2380").ok());
   EXPECT_FALSE(ParseInitialCluster("m0=a:2380").ok());
+  for (const char* bad : {"m0=ftp://x:1", "m0=http://", "m0=http://a", "m0=http://a:", "m0=http://a:0",
+                          "m0=http://a:65536", "m0=http://a:99999999999", "m0=http://a:x",
+                          "m0=http://a:2380/path"}) {
+    EXPECT_FALSE(ParseInitialCluster(bad).ok()) << bad;
+  }
+  EXPECT_TRUE(ParseInitialCluster("m0=https://a:65535,m1=http://[::1]:1").ok());
 }
 
 }  // namespace

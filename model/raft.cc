@@ -246,8 +246,21 @@ void Raft::Step(const Message& m) {
     if (m.type == MessageType::kAppendResponse) {
       progress.recent_active = true;
       if (m.reject) {
-        if (progress.next > 1 && m.index == progress.next - 1) {
+        // raft's Progress.MaybeDecrTo: while replicating, any rejection above
+        // the match sends next back to match + 1 and turns to probing (the
+        // entries in between were lost, e.g. with a reset stream); while
+        // probing, only the rejection of the entry just probed counts.
+        bool decreased = false;
+        if (!progress.probing) {
+          if (m.index > progress.match) {
+            progress.next = progress.match + 1;
+            decreased = true;
+          }
+        } else if (progress.next > 1 && m.index == progress.next - 1) {
           progress.next = std::max<uint64_t>(1, std::min(m.index, m.reject_hint + 1));
+          decreased = true;
+        }
+        if (decreased) {
           progress.probing = true;
           SendAppend(m.from, true);
         }
@@ -264,8 +277,10 @@ void Raft::Step(const Message& m) {
         SendAppend(m.from, false);
       }
     } else if (m.type == MessageType::kHeartbeatResponse) {
+      // An empty append too: if the entries sent optimistically were lost,
+      // the follower's rejection of it is how the leader finds out.
       progress.recent_active = true;
-      if (progress.match < last_index()) SendAppend(m.from, false);
+      if (progress.match < last_index()) SendAppend(m.from, true);
     }
     return;
   }

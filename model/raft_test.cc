@@ -225,6 +225,32 @@ TEST(RaftTest, Learners) {
   EXPECT_TRUE(cluster.violations.empty()) << cluster.violations[0];
 }
 
+// Entries sent to a replicating follower and lost (its stream reset) reach it later without new
+// proposals: a heartbeat response makes the leader send an append, the follower rejects it, and the
+// leader probes back from the follower's match, as raft's Progress.MaybeDecrTo does.
+TEST(RaftTest, LostAppendsAreResentWithoutNewProposals) {
+  Cluster cluster(3, 5);
+  for (int i = 0; i < 30 && !cluster.Leader(); ++i) cluster.Round();
+  const uint64_t leader = *cluster.Leader();
+  ASSERT_TRUE(cluster.raft(leader).Propose("first").ok());
+  for (int i = 0; i < 3; ++i) cluster.Round();  // every follower replicating
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  ASSERT_EQ(cluster.applied(follower).back().data, "first");
+  std::set<uint64_t> rest;
+  for (uint64_t id = 1; id <= 3; ++id) {
+    if (id != follower) rest.insert(id);
+  }
+  cluster.Partition(rest);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(cluster.raft(leader).Propose(fmt::format("lost-{}", i)).ok());
+  cluster.Round();
+  cluster.Heal();
+  for (int i = 0; i < 10; ++i) cluster.Round();
+  ASSERT_EQ(cluster.Leader(), leader);
+  EXPECT_EQ(cluster.applied(follower).back().data, "lost-2");
+  EXPECT_EQ(cluster.raft(follower).last_index(), cluster.raft(leader).last_index());
+  EXPECT_TRUE(cluster.violations.empty()) << cluster.violations[0];
+}
+
 // Raft safety over many seeds of drops, partitions, crashes and restarts: at most one
 // leader per term, and no committed entry ever changes.
 TEST(RaftTest, SafetyUnderChaos) {

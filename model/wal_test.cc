@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "sim/simulation.h"
+#include "sim/run_actor_test_util.h"
 
 namespace model::wal {
 namespace {
@@ -13,11 +14,13 @@ using raftpb::Entry;
 using raftpb::EntryType;
 using raftpb::HardState;
 
+// Runs `body` inside an actor of a fresh simulation with the given seed; the test fails if the
+// body does not reach its end within an hour of simulated time.
 void InSimulation(uint64_t seed, absl::AnyInvocable<void(sim::Simulation&, sim::Disk&)> body) {
   sim::Simulation simulation({.seed = seed, .workload = "wal-test"});
   sim::Disk disk(&simulation, "d", {.persist_unit_bytes = 512});
-  simulation.scheduler().Spawn(nullptr, "test", [&] { body(simulation, disk); });
-  simulation.scheduler().Run();
+  ASSERT_TRUE(sim::RunActorToEnd(simulation, [&] { body(simulation, disk); }))
+      << "test body did not finish, seed " << seed;
 }
 
 std::vector<Entry> Entries(uint64_t first, uint64_t count, uint64_t term) {
@@ -115,6 +118,7 @@ TEST(WalTest, TornTailRepairedOnce) {
         });
     simulation.scheduler().Run();
     if (!Exists(&disk, "wal")) continue;  // the directory rename itself was lost
+    bool restarted = false;
     simulation.scheduler().Spawn(nullptr, "restart", [&] {
       ReadResult read;
       auto opened = Wal::Open(&disk, "wal", {}, &read);
@@ -130,8 +134,11 @@ TEST(WalTest, TornTailRepairedOnce) {
       }
       EXPECT_GE(read.entries.size(), synced) << "synced entries lost, seed " << seed;
       for (size_t i = 0; i < read.entries.size(); ++i) EXPECT_EQ(read.entries[i].index, i + 1);
+      restarted = true;
     });
     simulation.scheduler().Run();
+    simulation.Shutdown();  // a restart still blocked unwinds now, while the disk it uses exists
+    ASSERT_TRUE(restarted) << "restart did not finish, seed " << seed;
   }
   EXPECT_EQ(outcomes, (std::set<std::string>{"torn", "clean"}));
 }

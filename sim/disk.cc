@@ -13,10 +13,33 @@
 
 namespace sim {
 
+namespace {
+
+// Ranges as a map begin -> end of disjoint [begin, end) intervals.
+void EraseRange(std::map<uint64_t, uint64_t>& ranges, uint64_t begin, uint64_t end) {
+  auto it = ranges.lower_bound(begin);
+  if (it != ranges.begin() && std::prev(it)->second > begin) --it;
+  while (it != ranges.end() && it->first < end) {
+    const auto [first, last] = *it;
+    it = ranges.erase(it);
+    if (first < begin) ranges.emplace(first, begin);
+    if (last > end) ranges.emplace(end, last);
+  }
+}
+
+void AddRange(std::map<uint64_t, uint64_t>& ranges, uint64_t begin, uint64_t end) {
+  if (begin >= end) return;
+  EraseRange(ranges, begin, end);
+  ranges.emplace(begin, end);
+}
+
+}  // namespace
+
 Disk::Disk(Simulation* simulation, std::string name, DiskOptions options)
     : simulation_(simulation),
       name_(std::move(name)),
       options_(options),
+      configured_capacity_bytes_(options.capacity_bytes),
       rng_(&simulation->Stream("disk." + name_)) {
   set_persist_unit_bytes(options.persist_unit_bytes);
   inodes_[kRoot].is_directory = true;
@@ -239,6 +262,13 @@ void Disk::FillUp() {
   TraceEvent("DiskFull").Detail("disk", name_).Detail("capacity", options_.capacity_bytes);
 }
 
+void Disk::EndFaults() {
+  fsync_error_per_million_ = 0;
+  read_error_per_million_ = 0;
+  failing_fsyncs_ = 0;
+  RestoreCapacity();
+}
+
 void Disk::ApplyData(FileContent& content, const DataOp& op) {
   if (op.kind == DataOp::Kind::kTruncate) {
     content.Resize(op.offset);
@@ -355,7 +385,14 @@ absl::Status Disk::Sync(int fd, const char* call) {
     return absl::DataLossError("input/output error");
   }
   for (const DataOp& op : inode.pending) {
-    if (!op.doomed) ApplyData(inode.durable, op);
+    const bool truncate = op.kind == DataOp::Kind::kTruncate;
+    const uint64_t end = truncate ? UINT64_MAX : op.offset + op.data.size();
+    if (op.doomed) {
+      if (!truncate) AddRange(inode.failed_sync_holes, op.offset, end);
+      continue;
+    }
+    ApplyData(inode.durable, op);
+    EraseRange(inode.failed_sync_holes, op.offset, end);
   }
   inode.pending.clear();
   return absl::OkStatus();
@@ -459,7 +496,7 @@ PowerLossReport Disk::PowerLoss(const PowerLossChoice* forced) {
     if (inode.is_directory) continue;
     const bool was_visible = paths_before.contains(id);
     const bool survives = paths_after.contains(id);
-    if (inode.pending.empty() && (was_visible == survives)) continue;
+    if (inode.pending.empty() && inode.failed_sync_holes.empty() && (was_visible == survives)) continue;
     PowerLossReport::FileOutcome outcome;
     outcome.path = was_visible ? paths_before.at(id) : survives ? paths_after.at(id) : "(unlinked)";
     outcome.size_before = inode.current.size();
@@ -496,6 +533,7 @@ PowerLossReport Disk::PowerLoss(const PowerLossChoice* forced) {
       all_old &= old;
       if (op.doomed) {
         keep[p] = false;
+        if (op.kind == DataOp::Kind::kWrite) AddRange(inode.failed_sync_holes, parts[p].begin, parts[p].end);
       } else if (choice != nullptr) {
         keep[p] = std::find(choice->parts_kept.begin(), choice->parts_kept.end(), p) != choice->parts_kept.end();
       } else if (old || (forced != nullptr && forced->keep_all_unlisted)) {
@@ -527,11 +565,19 @@ PowerLossReport Disk::PowerLoss(const PowerLossChoice* forced) {
       }
       content.Write(parts[p].begin, std::string_view(op.data).substr(parts[p].begin - op.offset,
                                                                      parts[p].end - parts[p].begin));
+      EraseRange(inode.failed_sync_holes, parts[p].begin, parts[p].end);
     }
     if (outcome.size_kept) content.Resize(inode.current.size());
     inode.durable = std::move(content);
     outcome.file_survived = survives;
     outcome.size_after = survives ? inode.durable.size() : 0;
+    for (const auto& [begin, end] : inode.failed_sync_holes) {
+      if (survives && begin < inode.durable.size()) {
+        outcome.bytes_lost_after_failed_sync += std::min(end, inode.durable.size()) - begin;
+      }
+    }
+    inode.failed_sync_holes.clear();  // exposed now: the cache is gone
+    bytes_lost_after_failed_sync_ += outcome.bytes_lost_after_failed_sync;
     report.files.push_back(std::move(outcome));
   }
 
@@ -562,7 +608,8 @@ PowerLossReport Disk::PowerLoss(const PowerLossChoice* forced) {
         .Detail("size_kept", file.size_kept)
         .Detail("size_before", file.size_before)
         .Detail("size_after", file.size_after)
-        .Detail("survived", file.file_survived);
+        .Detail("survived", file.file_survived)
+        .Detail("bytes_lost_after_failed_sync", file.bytes_lost_after_failed_sync);
   }
   return report;
 }

@@ -86,6 +86,11 @@ struct PowerLossReport {
     uint64_t size_before = 0;  // in the cache
     uint64_t size_after = 0;   // on the platter, 0 if the file is gone
     bool file_survived = true;
+    // Bytes a failed fsync doomed (Linux's fsyncgate): the process was told
+    // EIO once, read them back from the cache afterwards, and now they are
+    // gone (zeros or the old data), whether still pending or skipped by a
+    // later successful sync.
+    uint64_t bytes_lost_after_failed_sync = 0;
   };
   std::vector<FileOutcome> files;
 };
@@ -166,6 +171,9 @@ class Disk {
   // The machine lost power. Traced as PowerLoss (+ PowerLossFile per file).
   PowerLossReport PowerLoss(const PowerLossChoice* forced = nullptr);
   uint32_t power_losses() const { return power_losses_; }
+  // Bytes of files lost at power losses although the cache had served them
+  // after a failed fsync (the fsyncgate window), over the disk's life.
+  uint64_t bytes_lost_after_failed_sync() const { return bytes_lost_after_failed_sync_; }
 
   // --- faults --------------------------------------------------------------
   void set_fsync_error_per_million(uint32_t rate) { fsync_error_per_million_ = rate; }
@@ -173,6 +181,11 @@ class Disk {
   void FailNextFsyncs(uint32_t count) { failing_fsyncs_ = count; }
   // The disk is full from now on (capacity = what is used).
   void FillUp();
+  void RestoreCapacity() { options_.capacity_bytes = configured_capacity_bytes_; }
+  // The liveness phase: fsyncs and reads stop failing and the disk has its
+  // configured capacity again. Data already doomed by a failed fsync stays
+  // doomed (the kernel dropped it).
+  void EndFaults();
   void set_capacity_bytes(uint64_t bytes) { options_.capacity_bytes = bytes; }
   uint64_t used_bytes() const;
 
@@ -199,6 +212,9 @@ class Disk {
     FileContent durable;  // the platter
     std::vector<DataOp> pending;
     std::map<std::string, InodeId> entries;  // directories: the current namespace
+    // [begin, end) ranges the cache serves but a failed fsync kept off the
+    // platter, not rewritten and synced since: what a power loss will expose.
+    std::map<uint64_t, uint64_t> failed_sync_holes;
   };
   struct MetaOp {
     enum class Kind : uint8_t { kLink, kUnlink, kRename } kind = Kind::kLink;
@@ -232,6 +248,7 @@ class Disk {
   Simulation* simulation_;
   std::string name_;
   DiskOptions options_;
+  uint64_t configured_capacity_bytes_;  // options_.capacity_bytes before any FillUp
   Rng* rng_;
   std::map<InodeId, Inode> inodes_;
   Namespace durable_names_;
@@ -243,6 +260,7 @@ class Disk {
   uint32_t fsync_error_per_million_ = 0;
   uint32_t read_error_per_million_ = 0;
   uint32_t failing_fsyncs_ = 0;
+  uint64_t bytes_lost_after_failed_sync_ = 0;
 };
 
 }  // namespace sim

@@ -1,7 +1,6 @@
 #include "sim/fault_plan.h"
 
 #include <algorithm>
-#include <set>
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
@@ -168,94 +167,6 @@ FaultPlan GeneratePlan(uint64_t seed, std::string_view workload, const FaultSurf
   std::stable_sort(plan.mutable_actions()->begin(), plan.mutable_actions()->end(),
                    [](const Action& a, const Action& b) { return a.at_ns() < b.at_ns(); });
   return plan;
-}
-
-absl::Status ValidatePlan(const FaultPlan& plan, const FaultSurface& surface) {
-  const std::set<std::string> nodes(surface.nodes.begin(), surface.nodes.end());
-  auto known = [&](const std::string& node, int index) -> absl::Status {
-    if (nodes.contains(node)) return absl::OkStatus();
-    return absl::InvalidArgumentError(
-        fmt::format("action {} names unknown node '{}' (known: {})", index, node, fmt::join(surface.nodes, ", ")));
-  };
-  auto non_negative = [](int64_t ns, const char* what, int index) -> absl::Status {
-    if (ns >= 0) return absl::OkStatus();
-    return absl::InvalidArgumentError(fmt::format("action {}: {} is negative", index, what));
-  };
-  auto rate = [](uint32_t ppm, const char* what) -> absl::Status {
-    if (ppm <= 1000000) return absl::OkStatus();
-    return absl::InvalidArgumentError(fmt::format("{} = {} is above 1000000 per million", what, ppm));
-  };
-  const auto& swarm = plan.swarm();
-  for (auto [ppm, name] : {std::pair{swarm.packet_loss_per_million(), "packet_loss_per_million"},
-                           {swarm.duplicate_per_million(), "duplicate_per_million"},
-                           {swarm.fsync_error_per_million(), "fsync_error_per_million"},
-                           {swarm.read_error_per_million(), "read_error_per_million"},
-                           {swarm.object_store_error_per_million(), "object_store_error_per_million"},
-                           {swarm.ambiguous_timeout_per_million(), "ambiguous_timeout_per_million"},
-                           {swarm.failed_upload_per_million(), "failed_upload_per_million"}}) {
-    if (absl::Status status = rate(ppm, name); !status.ok()) return status;
-  }
-  if (swarm.listing_lag_ns() < 0) return absl::InvalidArgumentError("listing_lag_ns is negative");
-  if (plan.link().latency_base_ns() < 0 || plan.link().latency_jitter_ns() < 0) {
-    return absl::InvalidArgumentError("link latency is negative");
-  }
-  for (const auto& disk : plan.disks()) {
-    if (!nodes.contains(disk.disk())) return absl::InvalidArgumentError(fmt::format("unknown disk '{}'", disk.disk()));
-    const uint32_t unit = disk.persist_unit_bytes();
-    if (unit < 512 || unit > (1u << 20) || (unit & (unit - 1)) != 0) {
-      return absl::InvalidArgumentError(
-          fmt::format("disk '{}': persist_unit_bytes {} is not a power of two in [512, 1 MiB]", disk.disk(), unit));
-    }
-  }
-  for (int i = 0; i < plan.actions_size(); ++i) {
-    const Action& action = plan.actions(i);
-    if (absl::Status s = non_negative(action.at_ns(), "at_ns", i); !s.ok()) return s;
-    switch (action.kind_case()) {
-      case Action::kPartition: {
-        const Partition& partition = action.partition();
-        if (partition.side_a().empty()) return absl::InvalidArgumentError(fmt::format("action {}: empty side_a", i));
-        if (partition.kind() != Partition::ISOLATE && partition.side_b().empty()) {
-          return absl::InvalidArgumentError(fmt::format("action {}: empty side_b", i));
-        }
-        for (const auto& node : partition.side_a()) if (auto s = known(node, i); !s.ok()) return s;
-        for (const auto& node : partition.side_b()) if (auto s = known(node, i); !s.ok()) return s;
-        if (auto s = non_negative(partition.heal_after_ns(), "heal_after_ns", i); !s.ok()) return s;
-        break;
-      }
-      case Action::kHeal:
-        break;
-      case Action::kClog:
-        if (auto s = known(action.clog().from(), i); !s.ok()) return s;
-        if (auto s = known(action.clog().to(), i); !s.ok()) return s;
-        if (auto s = non_negative(action.clog().duration_ns(), "duration_ns", i); !s.ok()) return s;
-        break;
-      case Action::kCrash:
-        if (auto s = known(action.crash().node(), i); !s.ok()) return s;
-        if (auto s = non_negative(action.crash().restart_after_ns(), "restart_after_ns", i); !s.ok()) return s;
-        break;
-      case Action::kPowerLoss:
-        if (auto s = known(action.power_loss().node(), i); !s.ok()) return s;
-        if (auto s = non_negative(action.power_loss().restart_after_ns(), "restart_after_ns", i); !s.ok()) return s;
-        break;
-      case Action::kDelayStart:
-        if (auto s = known(action.delay_start().node(), i); !s.ok()) return s;
-        if (auto s = non_negative(action.delay_start().delay_ns(), "delay_ns", i); !s.ok()) return s;
-        if (action.at_ns() != 0) return absl::InvalidArgumentError(fmt::format("action {}: delay_start must be at 0", i));
-        break;
-      case Action::kObjectStore:
-        if (auto s = non_negative(action.object_store().duration_ns(), "duration_ns", i); !s.ok()) return s;
-        if (auto s = rate(action.object_store().transient_error_per_million(), "transient_error_per_million"); !s.ok()) return s;
-        break;
-      case Action::kDiskFault:
-        if (auto s = known(action.disk_fault().disk(), i); !s.ok()) return s;
-        if (auto s = rate(action.disk_fault().per_million(), "per_million"); !s.ok()) return s;
-        if (auto s = non_negative(action.disk_fault().duration_ns(), "duration_ns", i); !s.ok()) return s;
-        break;
-      case Action::KIND_NOT_SET:
-        return absl::InvalidArgumentError(fmt::format("action {} has no kind", i));
-    }
-  }
-  return absl::OkStatus();
 }
 
 std::string FormatPlanText(const FaultPlan& plan) {

@@ -31,9 +31,20 @@ using etcd_dst::faults::FaultPlan;
 // same plan read from a file are the same run.
 FaultPlan GeneratePlan(uint64_t seed, std::string_view workload, const FaultSurface& surface);
 
+// The ranges every plan's numbers must fall in, so that no arithmetic on them
+// can overflow (times and durations add up to at most a few days of int64
+// nanoseconds) and every rate is a probability.
+inline constexpr int64_t kPlanTimeMaxNs = int64_t{24} * 3600 * 1'000'000'000;  // at_ns, *_after_ns, durations
+inline constexpr int64_t kPlanLatencyMaxNs = int64_t{60} * 1'000'000'000;      // link latency base, jitter
+inline constexpr uint32_t kPlanPerMillionMax = 1'000'000;                      // every *_per_million
+
 // InvalidArgument with a one-line reason for a plan that names unknown nodes,
-// has negative times, impossible sizes, and the like.
+// has a number outside its range, an impossible shape (a partition with a
+// node on both sides), or faults of a kind the surface does not offer.
 absl::Status ValidatePlan(const FaultPlan& plan, const FaultSurface& surface);
+// For a workload that takes no faults: a plan may carry its workload and
+// seed and nothing else.
+absl::Status ValidateEmptyPlan(const FaultPlan& plan);
 
 std::string FormatPlanText(const FaultPlan& plan);
 // InvalidArgument "line L column C: ..." for malformed text.

@@ -69,14 +69,50 @@ TEST(FaultPlanTest, ErrorsAreClear) {
   EXPECT_EQ(status.message(), "action 0 names unknown node 'm9' (known: m0, m1, m2)");
   action->mutable_crash()->set_node("m1");
   action->set_at_ns(-1);
-  EXPECT_EQ(ValidatePlan(plan, Surface()).message(), "action 0: at_ns is negative");
+  EXPECT_EQ(ValidatePlan(plan, Surface()).message(), "action 0: at_ns = -1 is outside [0, 86400000000000]");
   action->set_at_ns(0);
   plan.add_disks()->set_disk("m0");
   plan.mutable_disks(0)->set_persist_unit_bytes(1000);
   EXPECT_NE(ValidatePlan(plan, Surface()).message().find("not a power of two"), std::string::npos);
   plan.mutable_disks(0)->set_persist_unit_bytes(4096);
   plan.mutable_swarm()->set_packet_loss_per_million(2000000);
-  EXPECT_NE(ValidatePlan(plan, Surface()).message().find("above 1000000"), std::string::npos);
+  EXPECT_NE(ValidatePlan(plan, Surface()).message().find("outside [0, 1000000]"), std::string::npos);
+}
+
+// Every numeric field has a range, and shapes that the world would misread are refused:
+// values near INT64_MAX, rates above one million, negative lags, a node on both sides.
+TEST(FaultPlanTest, EveryNumberHasARange) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"link { latency_base_ns: 9223372036854775000 }", "latency_base_ns"},
+      {"link { latency_jitter_ns: -1 }", "latency_jitter_ns"},
+      {"swarm { listing_lag_ns: -5 }", "listing_lag_ns"},
+      {"swarm { duplicate_per_million: 1000001 }", "duplicate_per_million"},
+      {"actions { at_ns: 9223372036854775000 heal {} }", "at_ns"},
+      {"actions { crash { node: 'm0' restart_after_ns: 9223372036854775000 } }", "restart_after_ns"},
+      {"actions { object_store { failed_upload_per_million: 4000000 } }", "failed_upload_per_million"},
+      {"actions { object_store { ambiguous_timeout_per_million: 4000000 } }", "ambiguous_timeout_per_million"},
+      {"actions { object_store { listing_lag_ns: -1 } }", "listing_lag_ns"},
+      {"actions { disk_fault { disk: 'm0' kind: FSYNC_ERRORS per_million: 1000001 } }", "per_million"},
+      {"actions { partition { kind: SPLIT side_a: 'm0' side_b: 'm0' } }", "named twice"},
+      {"actions { partition { kind: ISOLATE side_a: 'm0' side_a: 'm1' } }", "needs one node"},
+      {"actions { partition { kind: ONE_WAY side_a: 'm0' } }", "one node on each side"},
+      {"actions { partition { kind: 7 side_a: 'm0' } }", "unknown partition kind"},
+      {"actions { clog { from: 'm1' to: 'm1' } }", "two different nodes"},
+      {"disks { disk: 'm0' persist_unit_bytes: 4096 } disks { disk: 'm0' persist_unit_bytes: 512 }", "twice"},
+  };
+  for (const auto& [text, expected] : cases) {
+    absl::StatusOr<FaultPlan> plan = ParsePlanText(text);
+    ASSERT_TRUE(plan.ok()) << text << ": " << plan.status();
+    const absl::Status status = ValidatePlan(*plan, Surface());
+    EXPECT_NE(status.message().find(expected), std::string::npos) << text << ": " << status;
+  }
+  FaultSurface no_bucket = Surface();
+  no_bucket.object_store = false;
+  EXPECT_FALSE(ValidatePlan(*ParsePlanText("actions { object_store {} }"), no_bucket).ok());
+  EXPECT_FALSE(ValidatePlan(*ParsePlanText("swarm { listing_lag: true }"), no_bucket).ok());
+  EXPECT_TRUE(ValidateEmptyPlan(*ParsePlanText("workload: 'w' seed: 3")).ok());
+  EXPECT_FALSE(ValidateEmptyPlan(*ParsePlanText("actions { heal {} }")).ok());
+  EXPECT_FALSE(ValidateEmptyPlan(*ParsePlanText("link { latency_base_ns: 1 }")).ok());
 }
 
 }  // namespace

@@ -526,6 +526,17 @@ void Network::Heal() {
   }
 }
 
+void Network::EndFaults() {
+  Heal();
+  clogged_until_.clear();
+  default_link_.loss_per_million = 0;
+  default_link_.duplicate_per_million = 0;
+  for (auto& [pair, link] : links_) {
+    link.loss_per_million = 0;
+    link.duplicate_per_million = 0;
+  }
+}
+
 void Network::Clog(NodeId from, NodeId to, SimDuration duration) {
   const SimTime until = simulation_->Now() + duration;
   SimTime& current = clogged_until_[{from, to}];

@@ -158,6 +158,10 @@ class Network {
   void Heal();
   // Holds everything from -> to until now + duration.
   void Clog(NodeId from, NodeId to, SimDuration duration);
+  // The liveness phase: heals every partition, ends clogs (what a clog holds
+  // already is delivered when it was due), and drops no or duplicates no
+  // more packets on any link. Latencies stay.
+  void EndFaults();
   bool Blocked(NodeId from, NodeId to) const { return blocked_.count({from, to}) != 0; }
   // Whether from -> to was blocked throughout time `at` (partition history).
   bool WasBlocked(NodeId from, NodeId to, SimTime at) const;

@@ -1,5 +1,7 @@
 #include "sim/network.h"
 
+#include <memory>
+
 #include <gtest/gtest.h>
 
 #include "sim/simulation.h"
@@ -47,9 +49,16 @@ class NetworkTest : public testing::Test {
     return network_.Call({from, 1000}, {to, 80}, "Echo", "hi", timeout);
   }
 
+  // Runs `body` as an actor; the test fails if it does not reach its end by minute 5. The actor
+  // owns `body` and `done`, as a body still blocked may outlive this call.
   void RunActor(absl::AnyInvocable<void()> body) {
-    simulation_.scheduler().Spawn(nullptr, "test", std::move(body));
+    auto done = std::make_shared<bool>(false);
+    simulation_.scheduler().Spawn(nullptr, "test", [done, body = std::move(body)]() mutable {
+      body();
+      *done = true;
+    });
     simulation_.scheduler().Run({.until = SimTime::Zero() + SimDuration::Minutes(5)});
+    ASSERT_TRUE(*done) << "test body did not finish";
   }
 
   bool TraceHas(const std::string& needle) {

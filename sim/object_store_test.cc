@@ -3,14 +3,16 @@
 #include <gtest/gtest.h>
 
 #include "sim/simulation.h"
+#include "sim/run_actor_test_util.h"
 
 namespace sim {
 namespace {
 
+// Runs `body` inside an actor of a fresh simulation with the given seed; the test fails if the
+// body does not reach its end within an hour of simulated time.
 void InSimulation(uint64_t seed, absl::AnyInvocable<void(Simulation&)> body) {
   Simulation simulation({.seed = seed, .workload = "object-store-test"});
-  simulation.scheduler().Spawn(nullptr, "test", [&] { body(simulation); });
-  simulation.scheduler().Run();
+  ASSERT_TRUE(RunActorToEnd(simulation, [&] { body(simulation); })) << "test body did not finish, seed " << seed;
 }
 
 // Put, get, sorted prefix listing and delete, each taking a latency.

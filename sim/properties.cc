@@ -48,10 +48,16 @@ void Properties::DeclareSometimes(std::string_view name) {
   Stats(name, PropertyStats::Kind::kSometimes);
 }
 
+void Properties::DeclareCheck(std::string_view name) {
+  Stats(name, PropertyStats::Kind::kAlways).required = true;
+}
+
 void Properties::Eventually(std::string_view name, SimDuration within,
                             absl::AnyInvocable<bool()> predicate, SimDuration poll) {
   SIM_CHECK(poll > SimDuration::Zero(), "Eventually {} needs a positive poll interval", name);
-  ++Stats(name, PropertyStats::Kind::kEventually).evaluations;
+  PropertyStats& stats = Stats(name, PropertyStats::Kind::kEventually);
+  ++stats.evaluations;
+  ++stats.pending;
   auto state = std::make_shared<EventuallyState>();
   state->name = std::string(name);
   state->deadline = scheduler_->Now() + within;
@@ -61,12 +67,15 @@ void Properties::Eventually(std::string_view name, SimDuration within,
 }
 
 void Properties::PollEventually(std::shared_ptr<EventuallyState> state) {
+  PropertyStats& stats = Stats(state->name, PropertyStats::Kind::kEventually);
   if (state->predicate()) {
-    ++Stats(state->name, PropertyStats::Kind::kEventually).hits;
+    ++stats.hits;
+    --stats.pending;
     return;
   }
   const SimTime now = scheduler_->Now();
   if (now >= state->deadline) {
+    --stats.pending;
     Fail(state->name, "did not hold by " + state->deadline.ToString());
     return;
   }
@@ -103,6 +112,15 @@ std::vector<std::string> Properties::SometimesNeverSeen() const {
   std::vector<std::string> names;
   for (const auto& [name, stats] : stats_) {
     if (stats.kind == PropertyStats::Kind::kSometimes && stats.hits == 0) names.push_back(name);
+  }
+  return names;
+}
+
+std::vector<std::string> Properties::Unchecked() const {
+  std::vector<std::string> names;
+  for (const auto& [name, stats] : stats_) {
+    if (stats.required && stats.evaluations == 0) names.push_back(name + " (never evaluated)");
+    if (stats.pending > 0) names.push_back(name + " (still pending)");
   }
   return names;
 }

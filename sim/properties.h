@@ -3,6 +3,10 @@
 //   Sometimes(condition) should hold at least once in a sweep (counted per run;
 //                        declared names never seen are reported);
 //   Eventually(...)      a predicate must become true before a deadline.
+// A run passes only if what it declared was checked: DeclareCheck names an
+// Always that must be evaluated at least once, and an Eventually still
+// pending when the run stops was not checked either. Unchecked() lists both,
+// for the runner to fail the run with CheckNotReached.
 // A violation is recorded with its time, place and details, traced as
 // PropertyViolated, and never stops the simulation.
 #pragma once
@@ -33,6 +37,8 @@ struct PropertyStats {
   uint64_t evaluations = 0;  // Always: checks; Sometimes: evaluations; Eventually: registrations
   uint64_t hits = 0;         // Sometimes: times true; Eventually: times satisfied
   uint64_t violations = 0;
+  bool required = false;  // Always: declared with DeclareCheck
+  uint64_t pending = 0;   // Eventually: registered, not yet resolved
 };
 const char* PropertyKindName(PropertyStats::Kind kind);
 
@@ -49,6 +55,9 @@ class Properties {
   // Makes a Sometimes property known to the run before it is first evaluated,
   // so that "never seen" can be reported for it.
   void DeclareSometimes(std::string_view name);
+  // Declares an Always the run must evaluate at least once: an end-of-run
+  // check that a stopped or stuck run never reached fails the run.
+  void DeclareCheck(std::string_view name);
   // Polls `predicate` every `poll` until it holds; a violation if it has not
   // held by now + `within`. Polls run as scheduler callbacks.
   void Eventually(std::string_view name, SimDuration within, absl::AnyInvocable<bool()> predicate,
@@ -62,6 +71,9 @@ class Properties {
   std::vector<std::string> ViolatedNames() const;
   // Sorted names of Sometimes properties that never held in this run.
   std::vector<std::string> SometimesNeverSeen() const;
+  // "Name (why)" for each declared check never evaluated and each Eventually
+  // still pending, sorted by name.
+  std::vector<std::string> Unchecked() const;
 
  private:
   struct EventuallyState;

@@ -59,7 +59,8 @@ uint64_t Simulation::Fingerprint() {
 }
 
 std::string Simulation::ReplayLine() const {
-  return fmt::format("etcd-dst run --workload {} --seed {}", options_.workload, options_.seed);
+  return fmt::format("etcd-dst run --workload {} --seed {}{}", options_.workload, options_.seed,
+                     options_.replay_flags);
 }
 
 void Simulation::DescribeFailure(std::string_view message) {

@@ -21,6 +21,9 @@ namespace sim {
 struct SimulationOptions {
   uint64_t seed = 0;
   std::string workload;  // for reports and the replay line
+  // What the replay line needs beyond --workload and --seed to reproduce the
+  // run bit for bit (" --plan '/abs/p.txt' --no-buggify"), already quoted.
+  std::string replay_flags;
   BuggifyOptions buggify;
   Scheduler::Options scheduler;
 };

@@ -119,6 +119,20 @@ void TextTraceSink::Write(const TraceRecord& record) {
   std::fputc('\n', file_);
 }
 
-void TextTraceSink::Flush() { std::fflush(file_); }
+void TextTraceSink::Flush() {
+  if (std::fflush(file_) != 0 || std::ferror(file_)) failed_ = true;
+}
+
+absl::Status TextTraceSink::status() const {
+  if (!failed_) return absl::OkStatus();
+  return absl::DataLossError("cannot write " + name_);
+}
+
+absl::Status Trace::SinkStatus() const {
+  for (const auto& sink : sinks_) {
+    if (absl::Status status = sink->status(); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace sim

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "absl/status/status.h"
 #include <cstdio>
 #include <deque>
 #include <memory>
@@ -14,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "fmt/format.h"
 #include "sim/time.h"
 
@@ -42,6 +45,9 @@ class TraceSink {
   virtual ~TraceSink() = default;
   virtual void Write(const TraceRecord& record) = 0;
   virtual void Flush() = 0;
+  // The first write error (a full disk, a closed pipe), sticky; checked after
+  // the last Flush so that a lost trace is never reported as written.
+  virtual absl::Status status() const { return absl::OkStatus(); }
 };
 
 class Trace {
@@ -58,6 +64,8 @@ class Trace {
   static void SetCurrent(Trace* trace);
 
   void AddSink(std::unique_ptr<TraceSink> sink);
+  // The first error of any sink (see TraceSink::status).
+  absl::Status SinkStatus() const;
   // Fills time, group and actor from the scheduler, then records.
   void Emit(std::string name, std::vector<TraceDetail> details);
   void Flush();
@@ -123,14 +131,19 @@ class TraceEvent {
 // standard stream.
 class TextTraceSink : public TraceSink {
  public:
-  explicit TextTraceSink(std::FILE* file, bool owned) : file_(file), owned_(owned) {}
+  // `name` is for the error message: a path, or "stdout".
+  TextTraceSink(std::FILE* file, bool owned, std::string name = "the text trace")
+      : file_(file), owned_(owned), name_(std::move(name)) {}
   ~TextTraceSink() override;
   void Write(const TraceRecord& record) override;
   void Flush() override;
+  absl::Status status() const override;
 
  private:
   std::FILE* file_;
   bool owned_;
+  std::string name_;
+  bool failed_ = false;
 };
 
 }  // namespace sim

@@ -11,6 +11,7 @@ namespace sim {
 absl::StatusOr<std::unique_ptr<ProtoTraceSink>> ProtoTraceSink::Open(
     const std::string& path, const etcd_dst::trace::Header& header) {
   std::unique_ptr<ProtoTraceSink> sink(new ProtoTraceSink());
+  sink->path_ = path;
   sink->file_.open(path, std::ios::binary | std::ios::trunc);
   if (!sink->file_) return absl::PermissionDeniedError(absl::StrCat("cannot write trace file ", path));
   sink->stream_ = std::make_unique<google::protobuf::io::OstreamOutputStream>(&sink->file_);
@@ -47,6 +48,11 @@ void ProtoTraceSink::Flush() {
   stream_.reset();
   file_.flush();
   stream_ = std::make_unique<google::protobuf::io::OstreamOutputStream>(&file_);
+}
+
+absl::Status ProtoTraceSink::status() const {
+  if (file_.good()) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat("cannot write trace file ", path_));
 }
 
 void ProtoTraceSink::WriteFooter(const etcd_dst::trace::Footer& footer) {

@@ -27,10 +27,12 @@ class ProtoTraceSink : public TraceSink {
   void Write(const TraceRecord& record) override;
   void Flush() override;
   void WriteFooter(const etcd_dst::trace::Footer& footer);
+  absl::Status status() const override;
 
  private:
   ProtoTraceSink() = default;
   void WriteRecord(const etcd_dst::trace::Record& record);
+  std::string path_;
   std::ofstream file_;
   std::unique_ptr<google::protobuf::io::OstreamOutputStream> stream_;
 };

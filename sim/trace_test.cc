@@ -57,8 +57,29 @@ TEST(TraceTest, DigestSeparatesFields) {
   EXPECT_EQ(digest_of("ab", "c"), digest_of("ab", "c"));
 }
 
-// Without a simulation, trace events are dropped rather than crashing.
-TEST(TraceTest, NoSimulationDropsEvents) { TraceEvent("Orphan").Detail("k", "v"); }
+// Without a simulation, before one or after one ends, trace events are dropped: none is kept
+// for the next simulation, and none reaches the trace of one that has shut down.
+TEST(TraceTest, NoSimulationDropsEvents) {
+  ASSERT_EQ(Trace::Current(), nullptr);
+  TraceEvent("Orphan").Detail("k", "v");
+  {
+    Simulation simulation({.seed = 1, .workload = "test"});
+    EXPECT_EQ(Trace::Current(), &simulation.trace());
+    EXPECT_EQ(simulation.trace().count(), 0u);
+    EXPECT_TRUE(simulation.trace().TailLines().empty());
+    TraceEvent("Inside");
+    ASSERT_EQ(simulation.trace().count(), 1u);
+    const uint64_t digest = simulation.trace().digest();
+    simulation.Shutdown();
+    EXPECT_EQ(Trace::Current(), nullptr);
+    TraceEvent("AfterShutdown").Detail("k", "v");
+    EXPECT_EQ(simulation.trace().count(), 1u);
+    EXPECT_EQ(simulation.trace().digest(), digest);
+    EXPECT_EQ(simulation.trace().TailLines(), std::vector<std::string>{"0.000000s world - Inside"});
+  }
+  EXPECT_EQ(Trace::Current(), nullptr);  // not left pointing at the destroyed trace
+  TraceEvent("AfterEnd").Detail("k", "v");
+}
 
 // A protobuf trace file round-trips every event, header and footer.
 TEST(TraceFileTest, RoundTrip) {

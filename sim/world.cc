@@ -145,7 +145,23 @@ void World::ApplyPlan(const FaultPlan& plan) {
 
 void World::RestoreObjectStoreFaults() { object_store_.set_faults(base_object_store_faults_); }
 
+void World::EndAllFaults() {
+  faults_ended_ = true;
+  network_.EndFaults();
+  for (auto& [name, machine] : machines_) machine.disk->EndFaults();
+  base_object_store_faults_ = ObjectStoreFaults{};
+  object_store_.set_faults(base_object_store_faults_);
+  TraceEvent("FaultsEnded").Detail("machines", machines_.size());
+  for (auto& [name, machine] : machines_) {
+    if (!machine.running && !machine.start_pending && machine.boots > 0) Boot(name);
+  }
+}
+
 void World::Perform(const Action& action) {
+  if (faults_ended_) {
+    TraceEvent("FaultSkipped").Detail("action", DescribeAction(action)).Detail("reason", "faults ended");
+    return;
+  }
   TraceEvent("FaultInjected").Detail("action", DescribeAction(action));
   Scheduler& scheduler = simulation_->scheduler();
   switch (action.kind_case()) {
@@ -225,11 +241,10 @@ void World::Perform(const Action& action) {
       Disk& target = disk(fault.disk());
       const SimDuration duration = SimDuration::Nanos(fault.duration_ns());
       if (fault.kind() == DiskFault::FULL) {
-        const uint64_t capacity = target.options().capacity_bytes;
         target.FillUp();
-        if (duration > SimDuration::Zero()) {
-          scheduler.ScheduleAfter(duration, [&target, capacity] { target.set_capacity_bytes(capacity); });
-        }
+        // Back to the configured capacity, not to what it was: overlapping
+        // fills must not leave the disk full for good.
+        if (duration > SimDuration::Zero()) scheduler.ScheduleAfter(duration, [&target] { target.RestoreCapacity(); });
       } else {
         const bool fsync = fault.kind() == DiskFault::FSYNC_ERRORS;
         if (fsync) {

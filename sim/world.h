@@ -53,6 +53,15 @@ class World {
   // before starting the machines.
   void ApplyPlan(const FaultPlan& plan);
 
+  // The liveness phase (TigerBeetle's VOPR): every fault ends for good. The
+  // network heals and stops losing packets, disks stop failing and get
+  // their capacity back, the bucket stops failing and lagging, planned
+  // actions still to come are skipped, and every machine that is down boots
+  // (a delayed first start keeps its delay). What happens next must be
+  // recovery.
+  void EndAllFaults();
+  bool faults_ended() const { return faults_ended_; }
+
   // With a directory set, each power loss exports the disk's crash image to
   // <dir>/<disk>/powerloss-<k>/ (k from 0), and ExportFinal writes each
   // disk's current view to <dir>/<disk>/final/.
@@ -86,6 +95,7 @@ class World {
   ObjectStoreFaults base_object_store_faults_;
   std::string export_directory_;
   absl::Status export_status_;
+  bool faults_ended_ = false;
 };
 
 }  // namespace sim

@@ -1,26 +1,99 @@
 // etcd-cluster-chaos over 200 consecutive seeds (a separate binary, so that
 // the sanitizer run can leave it out: it is slow under ASan).
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
 #include <gtest/gtest.h>
 
+#include "fmt/format.h"
 #include "workloads/runner.h"
 
 namespace workloads {
 namespace {
 
-// etcd-cluster-chaos: 200 consecutive seeds without a safety or integrity violation,
-// in four slices so that CTest can run them in parallel.
+// The simulated time (in the text trace's "12.345678s" form, as a double) of
+// the first line containing `needle`, or -1.
+double FirstTime(const std::string& trace_path, const std::string& needle) {
+  std::ifstream in(trace_path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(needle) != std::string::npos) return std::stod(line.substr(0, line.find('s')));
+  }
+  return -1;
+}
+
+// The known class of failure (see docs/findings.md): a power loss exposed a
+// hole that a failed fsync left in a file the cache kept serving (fsyncgate),
+// before the first violation. Returns "" if the run is of that class, else
+// why not. Re-runs the seed with a text trace to see the order of events.
+std::string NotFsyncgate(uint64_t seed) {
+  const std::string path =
+      (std::filesystem::path(testing::TempDir()) / fmt::format("chaos-{}.trace.txt", seed)).string();
+  auto traced = RunWorkload({.workload = "etcd-cluster-chaos", .seed = seed, .trace_text_path = path});
+  if (!traced.ok()) return std::string(traced.status().message());
+  double exposed_nonzero = -1;
+  {
+    std::ifstream in(path);
+    std::string line;
+    while (exposed_nonzero < 0 && std::getline(in, line)) {
+      const size_t at = line.find("bytes_lost_after_failed_sync=");
+      if (at != std::string::npos && line[at + 29] != '0') exposed_nonzero = std::stod(line.substr(0, line.find('s')));
+    }
+  }
+  const double violated = FirstTime(path, "PropertyViolated");
+  std::filesystem::remove(path);
+  if (exposed_nonzero < 0) return "no fsyncgate hole was exposed";
+  if (violated >= 0 && violated < exposed_nonzero) {
+    return fmt::format("violated at {}s, before the hole was exposed at {}s", violated, exposed_nonzero);
+  }
+  return "";
+}
+
+// etcd-cluster-chaos: 200 consecutive seeds, in four slices so that CTest can run them in
+// parallel. A seed passes, or fails in the one known class (fsyncgate, an etcd bug of the real
+// code, not of the model) with only the violations that class causes; and every Sometimes mark
+// of the workload is seen in each slice that the slice's seeds make possible.
 class ChaosSlice : public testing::TestWithParam<int> {};
 
-TEST_P(ChaosSlice, NoViolations) {
+TEST_P(ChaosSlice, PassOrKnownClass) {
+  const std::set<std::string> fsyncgate_violations = {"CommittedEntriesNeverChange", "OneLeaderPerTerm",
+                                                      "LinearizableReadSeesAcknowledgedWrite",
+                                                      "AcknowledgedWritesSurvive", "ClusterServesAfterFaults"};
   const uint64_t first = 1 + 50 * static_cast<uint64_t>(GetParam());
   for (uint64_t seed = first; seed < first + 50; ++seed) {
     auto result = RunWorkload({.workload = "etcd-cluster-chaos", .seed = seed});
     ASSERT_TRUE(result.ok()) << result.status();
-    EXPECT_TRUE(result->pass()) << ResultLine(*result);
+    if (result->pass()) continue;
+    for (const std::string& name : result->violated()) {
+      EXPECT_TRUE(fsyncgate_violations.contains(name)) << name << ": " << ResultLine(*result);
+    }
+    const std::string why_not = NotFsyncgate(seed);
+    EXPECT_EQ(why_not, "") << "an unexplained failure: " << ResultLine(*result);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds1To200, ChaosSlice, testing::Range(0, 4));
+
+// Every Sometimes mark of etcd-cluster-chaos is hit within the first 200 seeds, so a workload
+// that silently stopped doing something is caught (the slices above share no state, so this
+// runs its own seeds: the ones known to reach the rare marks are found by search, not listed).
+TEST(ChaosSometimesTest, EveryMarkHit) {
+  std::map<std::string, uint64_t> hits;
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    auto result = RunWorkload({.workload = "etcd-cluster-chaos", .seed = seed});
+    ASSERT_TRUE(result.ok()) << result.status();
+    for (const auto& property : result->properties()) {
+      if (property.kind() == "sometimes") hits[property.name()] += property.hits();
+    }
+    bool all = !hits.empty();
+    for (const auto& [name, count] : hits) all &= count > 0;
+    if (all) break;
+  }
+  ASSERT_FALSE(hits.empty());
+  for (const auto& [name, count] : hits) EXPECT_GT(count, 0u) << name << " never seen in 200 seeds";
+}
 
 }  // namespace
 }  // namespace workloads

@@ -1,15 +1,19 @@
 // etcd-cluster-chaos: three etcd members bootstrap a cluster and serve client
 // writes and reads under the seed's fault plan: partitions, clogged links,
 // packet loss, process crashes, power losses with torn writes, disk faults,
-// delayed starts. Checked: raft safety (at most one leader per term; an entry
-// once committed is never changed), linearizable reads of acknowledged writes
-// while the run goes on, and that every acknowledged write is still there at
-// the end, when the cluster is available. Liveness is not checked: a member
-// made unbootable by a torn bbolt init may stay down.
+// delayed starts. Checked while it runs: raft safety (at most one leader per
+// term; an entry once committed is never changed) and linearizable reads of
+// acknowledged writes. Then a liveness phase, as TigerBeetle's VOPR has one:
+// at the end of the fault horizon every fault ends and every stopped process
+// starts again, and a quorum of the members that are not provably
+// unbootable (a start refused after a power loss tore their files) must
+// serve linearizable reads and hold every acknowledged write.
 #include <map>
 #include <memory>
 
 #include "fmt/format.h"
+#include "fmt/ranges.h"
+#include "sim/trace.h"
 #include "model/etcd/client.h"
 #include "sim/simulation.h"
 #include "sim/world.h"
@@ -24,8 +28,13 @@ using sim::SimDuration;
 using sim::SimTime;
 
 constexpr int kWriters = 2;
+constexpr size_t kQuorum = 2;  // of three members
+// Planned faults start before 40 s and last at most 10 s.
+const SimTime kFaultsEnd = SimTime::Zero() + SimDuration::Seconds(50);
 const SimTime kTrafficEnds = SimTime::Zero() + SimDuration::Seconds(60);
-const SimTime kFinalCheck = SimTime::Zero() + SimDuration::Seconds(75);
+// How long recovery may take after the faults end.
+const SimTime kServeDeadline = SimTime::Zero() + SimDuration::Seconds(80);
+const SimTime kRunEnd = SimTime::Zero() + SimDuration::Seconds(85);
 
 class EtcdClusterChaos : public Workload {
  public:
@@ -44,10 +53,11 @@ class EtcdClusterChaos : public Workload {
     simulation_ = &simulation;
     world_ = std::make_unique<sim::World>(&simulation);
     sim::Properties& properties = simulation.properties();
-    for (const char* name : {"WriteAcknowledged", "WriteFailed", "LeaderChanged", "ReadVerified",
-                             "ClusterAvailableAtEnd", "ClusterUnavailableAtEnd", "SnapshotTaken"}) {
+    for (const char* name : {"WriteAcknowledged", "WriteFailed", "LeaderChanged", "ReadVerified", "SnapshotTaken",
+                             "DataLostAfterFailedFsync", "MemberUnbootableAfterPowerLoss"}) {
       properties.DeclareSometimes(name);
     }
+    properties.DeclareCheck("ClusterServesAfterFaults");
     EtcdMachines::Options options;
     options.members = 3;
     options.snapshot_count = 300;
@@ -60,13 +70,15 @@ class EtcdClusterChaos : public Workload {
       simulation.scheduler().Spawn(clients, fmt::format("writer-{}", w), [this, w] { Writer(w); });
     }
     simulation.scheduler().Spawn(clients, "reader", [this] { Reader(); });
-    simulation.scheduler().Spawn(simulation.scheduler().CreateGroup("checker"), "checker", [this] { Checker(); });
+    sim::Group* checker = simulation.scheduler().CreateGroup("checker");
+    simulation.scheduler().Spawn(checker, "raft-checker", [this] { Checker(); });
+    simulation.scheduler().Spawn(checker, "liveness", [this] { Liveness(); });
   }
 
   sim::World* world() override { return world_.get(); }
 
   sim::RunLimits Limits() const override {
-    return {.until = kFinalCheck + SimDuration::Seconds(15), .max_events = 20'000'000};
+    return {.until = kRunEnd, .max_events = 20'000'000};
   }
 
  private:
@@ -142,35 +154,102 @@ class EtcdClusterChaos : public Workload {
   }
 
   void Checker() {
-    while (simulation_->Now() < kFinalCheck) {
+    while (simulation_->Now() + SimDuration::Millis(100) < kRunEnd) {
       sim::this_actor::SleepFor(SimDuration::Millis(100));
       CheckRaft();
     }
-    // At the end: every acknowledged write is there, if the cluster answers.
-    model::etcd::Client client = MakeClient("chaos.final");
-    bool available = false;
-    size_t lost = 0;
+  }
+
+  // A member is excused from serving only if etcd refuses to start on what a
+  // power loss left on its disk, with every fault over.
+  std::map<std::string, std::string> Unbootable() {
+    std::map<std::string, std::string> excused;
+    for (const std::string& name : machines_->names()) {
+      const std::string failure = machines_->LastStartFailure(name);
+      if (!failure.empty() && world_->disk(name).power_losses() > 0) excused[name] = failure;
+    }
+    return excused;
+  }
+
+  // The members (not excused) that answer a linearizable read themselves.
+  std::vector<std::string> Serving(const std::map<std::string, std::string>& excused) {
+    std::vector<std::string> serving;
+    for (const std::string& name : machines_->names()) {
+      if (excused.contains(name)) continue;
+      model::etcd::Client client(&world_->network(), client_node_, {machines_->ClientUrl(name)},
+                                 &simulation_->Stream("chaos.liveness"), SimDuration::Seconds(2));
+      absl::StatusOr<etcd_dst::etcd::RangeResponse> probe = client.Get("liveness-probe");
+      sim::TraceEvent event("LivenessProbe");
+      event.Detail("member", name).Detail("status", probe.status().ToString());
+      const EtcdServer* server = machines_->Current(name);
+      if (server != nullptr && server->raft() != nullptr) {
+        const model::raft::Raft& raft = *server->raft();
+        event.Detail("role", static_cast<int>(raft.role()))
+            .Detail("term", raft.term())
+            .Detail("lead", model::FormatId(raft.lead()))
+            .Detail("commit", raft.commit())
+            .Detail("applied", raft.applied())
+            .Detail("last_index", raft.last_index());
+      }
+      if (probe.ok()) serving.push_back(name);
+    }
+    return serving;
+  }
+
+  void Liveness() {
+    sim::this_actor::SleepFor(kFaultsEnd - simulation_->Now());
+    world_->EndAllFaults();
+    machines_->RestartGivenUp();
+    sim::this_actor::SleepFor(kTrafficEnds - simulation_->Now());
+    sim::Properties& properties = simulation_->properties();
+    std::map<std::string, std::string> excused;
+    std::vector<std::string> serving;
+    while (true) {
+      machines_->RestartGivenUp();
+      excused = Unbootable();
+      if (machines_->names().size() - excused.size() < kQuorum) break;
+      serving = Serving(excused);
+      if (serving.size() >= kQuorum || simulation_->Now() >= kServeDeadline) break;
+      sim::this_actor::SleepFor(SimDuration::Seconds(1));
+    }
+    for (const auto& [name, failure] : excused) {
+      sim::TraceEvent("MemberUnbootable").Detail("member", name).Detail("error", failure);
+    }
+    properties.Sometimes(!excused.empty(), "MemberUnbootableAfterPowerLoss");
+    uint64_t lost_after_failed_sync = 0;
+    for (const std::string& name : machines_->names()) {
+      lost_after_failed_sync += world_->disk(name).bytes_lost_after_failed_sync();
+    }
+    properties.Sometimes(lost_after_failed_sync > 0, "DataLostAfterFailedFsync");
+    const bool quorum_unbootable = machines_->names().size() - excused.size() < kQuorum;
+    const bool serves = quorum_unbootable || serving.size() >= kQuorum;
+    properties.Always(serves, "ClusterServesAfterFaults",
+                      fmt::format("{} of the members serve {}s after the faults ended (serving: {}; unbootable: {})",
+                                  serving.size(), (simulation_->Now() - kFaultsEnd).nanos() / 1'000'000'000,
+                                  fmt::join(serving, ","), excused.size()));
+    if (serving.empty()) return;
+    CheckAcknowledgedWrites(serving.front());
+  }
+
+  void CheckAcknowledgedWrites(const std::string& member) {
+    model::etcd::Client client(&world_->network(), client_node_, {machines_->ClientUrl(member)},
+                               &simulation_->Stream("chaos.final"), SimDuration::Seconds(2));
+    size_t lost = 0, unread = 0;
     std::string example;
     for (const auto& [key, value] : acknowledged_) {
       absl::StatusOr<etcd_dst::etcd::RangeResponse> got;
-      for (int attempt = 0; attempt < 3; ++attempt) {
-        got = client.Get(key);
-        if (got.ok()) break;
+      for (int attempt = 0; attempt < 3 && !got.ok(); ++attempt) got = client.Get(key);
+      if (!got.ok()) {
+        ++unread;
+        continue;
       }
-      if (!got.ok()) continue;
-      available = true;
       if (got->kvs_size() == 1 && got->kvs(0).value() == value) continue;
       ++lost;
       if (example.empty()) example = key;
     }
-    simulation_->properties().Sometimes(available, "ClusterAvailableAtEnd");
-    simulation_->properties().Sometimes(!available && !acknowledged_.empty(), "ClusterUnavailableAtEnd");
-    if (available) {
-      simulation_->properties().Always(lost == 0, "AcknowledgedWritesSurvive",
-                                       fmt::format("{} of {} acknowledged writes lost, e.g. {}", lost,
-                                                   acknowledged_.size(), example));
-    }
-    CheckRaft();
+    simulation_->properties().Always(lost == 0 && unread == 0, "AcknowledgedWritesSurvive",
+                                     fmt::format("{} of {} acknowledged writes lost (e.g. {}), {} unreadable via {}",
+                                                 lost, acknowledged_.size(), example, unread, member));
   }
 
   sim::Simulation* simulation_ = nullptr;

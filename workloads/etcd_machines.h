@@ -40,9 +40,18 @@ class EtcdMachines {
   // Every server ever started, oldest first.
   const std::vector<std::unique_ptr<model::etcd::EtcdServer>>& all() const { return all_; }
   std::vector<std::string> ClientUrls() const;
+  std::string ClientUrl(const std::string& name) const;
+
+  // The liveness phase: a container whose restarts ran out starts again
+  // (with a fresh back-off), on every machine that is up.
+  void RestartGivenUp();
+  // The last start of the machine's etcd failed (a start-path refusal, not
+  // a crash later), and why; empty if it did not.
+  std::string LastStartFailure(const std::string& name) const;
 
  private:
   void Boot(const std::string& name, sim::Group* machine);
+  void Kubelet(const std::string& name, sim::Group* machine);
 
   sim::Simulation* simulation_;
   sim::World* world_;
@@ -50,6 +59,8 @@ class EtcdMachines {
   std::vector<std::string> names_;
   std::string initial_cluster_;
   std::map<std::string, model::etcd::EtcdServer*> current_;
+  std::map<std::string, model::etcd::EtcdServer*> last_;  // the latest boot's server, running or not
+  std::map<std::string, bool> gave_up_;
   std::vector<std::unique_ptr<model::etcd::EtcdServer>> all_;
 };
 

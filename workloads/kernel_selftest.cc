@@ -50,6 +50,8 @@ class KernelSelftest : public Workload {
                              "ServerIdleTimeout", "ReplyAfterKill", "SlowServerBuggified"}) {
       properties.DeclareSometimes(name);
     }
+    properties.DeclareCheck("VictimActorsKilled");
+    properties.DeclareCheck("KilledActorsUnwound");
     sim::Rng& chaos = simulation.Stream("selftest.chaos");
     victim_ = static_cast<int>(chaos.UniformBelow(kNodes));
     const SimDuration kill_at = chaos.DurationIn(SimDuration::Millis(300), SimDuration::Seconds(2));

@@ -19,7 +19,49 @@ absl::StatusOr<const WorkloadEntry*> Find(const std::string& name) {
   }
   return entry;
 }
+
+std::string ShellQuote(const std::string& text) {
+  const bool plain = !text.empty() && text.find_first_not_of(
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == std::string::npos;
+  if (plain) return text;
+  std::string quoted = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "'";
+}
+
+std::string ReplayFlags(const RunOptions& options) {
+  std::string flags;
+  if (options.plan.has_value()) {
+    flags += " --plan " + ShellQuote(options.plan_path.empty() ? "PLAN-FILE" : options.plan_path);
+  }
+  if (!options.buggify) flags += " --no-buggify";
+  return flags;
+}
+
+// Fails the run for what it declared but could not check.
+void FailUnchecked(sim::Simulation& simulation, sim::StopReason stop) {
+  sim::Properties& properties = simulation.properties();
+  if (stop == sim::StopReason::kEventBudget) {
+    properties.Fail("EventBudgetExhausted",
+                    fmt::format("the run stopped after {} events at {}, before its end",
+                                simulation.scheduler().events_dispatched(), simulation.Now().ToString()));
+  }
+  for (const std::string& check : properties.Unchecked()) {
+    properties.Fail("CheckNotReached", fmt::format("{}; the run stopped: {}", check, sim::StopReasonName(stop)));
+  }
+}
+
 }  // namespace
+
+std::string ReplayCommand(const RunOptions& options) {
+  return fmt::format("etcd-dst run --workload {} --seed {}{}", options.workload, options.seed, ReplayFlags(options));
+}
 
 absl::StatusOr<sim::FaultPlan> PlanFor(const std::string& workload, uint64_t seed) {
   absl::StatusOr<const WorkloadEntry*> entry = Find(workload);
@@ -44,7 +86,8 @@ absl::Status CheckPlan(const std::string& workload, const sim::FaultPlan& plan) 
         absl::StrCat("the plan is for workload '", plan.workload(), "', not '", workload, "'"));
   }
   const std::optional<sim::FaultSurface> surface = (*entry)->make()->Faults();
-  return sim::ValidatePlan(plan, surface.value_or(sim::FaultSurface{}));
+  if (!surface.has_value()) return sim::ValidateEmptyPlan(plan);
+  return sim::ValidatePlan(plan, *surface);
 }
 
 absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& options) {
@@ -64,6 +107,7 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
   sim_options.seed = options.seed;
   sim_options.workload = options.workload;
   sim_options.buggify.enabled = options.buggify;
+  sim_options.replay_flags = ReplayFlags(options);
   sim::Simulation simulation(sim_options);
 
   sim::ProtoTraceSink* proto_sink = nullptr;
@@ -79,14 +123,14 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
   }
   if (!options.trace_text_path.empty()) {
     if (options.trace_text_path == "-") {
-      simulation.trace().AddSink(std::make_unique<sim::TextTraceSink>(stdout, false));
+      simulation.trace().AddSink(std::make_unique<sim::TextTraceSink>(stdout, false, "stdout"));
     } else {
       std::FILE* file = std::fopen(options.trace_text_path.c_str(), "w");
       if (file == nullptr) {
         return absl::PermissionDeniedError(
             absl::StrCat("cannot write text trace ", options.trace_text_path));
       }
-      simulation.trace().AddSink(std::make_unique<sim::TextTraceSink>(file, true));
+      simulation.trace().AddSink(std::make_unique<sim::TextTraceSink>(file, true, "--trace-text " + options.trace_text_path));
     }
   }
 
@@ -96,6 +140,7 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
   if (world != nullptr && !options.export_disks_dir.empty()) world->set_export_directory(options.export_disks_dir);
   const sim::StopReason stop = simulation.scheduler().Run(workload->Limits());
   workload->Finish(simulation);
+  FailUnchecked(simulation, stop);
   absl::Status exported = world != nullptr ? world->ExportFinal() : absl::OkStatus();
 
   etcd_dst::result::RunResult result;
@@ -136,9 +181,13 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
     proto_sink->WriteFooter(footer);
   }
   simulation.trace().Flush();
+  if (absl::Status sinks = simulation.trace().SinkStatus(); !sinks.ok()) {
+    result.set_output_error(std::string(sinks.message()));
+  } else if (!exported.ok()) {
+    result.set_output_error(absl::StrCat("exporting disks: ", exported.message()));
+  }
   // Actors die before the world the workload owns.
   simulation.Shutdown();
-  if (!exported.ok()) return absl::InternalError(absl::StrCat("exporting disks: ", exported.message()));
   return result;
 }
 

@@ -22,6 +22,8 @@ struct RunOptions {
   bool buggify = true;
   // Runs this plan instead of the one the seed generates.
   std::optional<sim::FaultPlan> plan;
+  // Where `plan` was read from (an absolute path), for the replay line.
+  std::string plan_path;
   // Writes each disk's crash image at every power loss, and its final view.
   std::string export_disks_dir;
 };
@@ -34,11 +36,20 @@ absl::StatusOr<sim::FaultPlan> PlanFor(const std::string& workload, uint64_t see
 absl::Status CheckPlan(const std::string& workload, const sim::FaultPlan& plan);
 
 // InvalidArgument for an unknown workload or a plan that does not fit it,
-// PermissionDenied for an unwritable trace path, Internal if exporting disks
-// failed. Property violations are not errors: they are in
-// the result.
+// PermissionDenied for an unwritable trace path. Property violations are not
+// errors: they are in the result, and so is an output that failed during the
+// run (a full disk under the trace, a failed disk export) as output_error.
 absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& options);
 
+// The replay command for these options: --workload and --seed, plus --plan
+// and --no-buggify when they change the run. Paths are shell-quoted.
+std::string ReplayCommand(const RunOptions& options);
+
+// A run fails, besides violated properties, when it could not check what it
+// declared: "EventBudgetExhausted" if the event budget stopped it, and
+// "CheckNotReached" for each declared check never evaluated (see
+// sim::Properties::Unchecked).
+//
 // "result=pass seed=7 workload=W fingerprint=0123456789abcdef events=N sim_time=T violations=a,b"
 std::string ResultLine(const etcd_dst::result::RunResult& result);
 

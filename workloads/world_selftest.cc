@@ -6,7 +6,8 @@
 // bucket and listing them. Its properties are the world's promises: synced
 // data survives power loss, a process crash loses nothing, a renamed file
 // made durable stays, replies never come from a node partitioned away, and a
-// lagging listing catches up.
+// lagging listing catches up. At the end every fault stops and every machine
+// loses power once more, so that each run checks durability at least once.
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,9 @@ constexpr uint16_t kPingPort = 80;
 constexpr uint64_t kRecordBytes = 32;
 // The longest listing lag a plan can set (bursts included), plus slack.
 constexpr SimDuration kListingSettled = SimDuration::Seconds(12);
+// Planned faults start before 30 s and last at most 10 s (see Faults()).
+const SimTime kFaultsEnd = SimTime::Zero() + SimDuration::Seconds(45);
+const SimTime kFinalPowerLoss = SimTime::Zero() + SimDuration::Seconds(50);
 
 std::string Record(const std::string& machine, uint64_t index) {
   std::string record = fmt::format("rec {:08d} {}", index, machine);
@@ -62,8 +66,10 @@ class WorldSelftest : public Workload {
       state_[name];
       world_->AddMachine(name, {}, [this, name](sim::Group* group, int boot) { Boot(name, group, boot); });
     }
+    simulation.properties().DeclareCheck("SyncedWriteSurvives");
     world_->ApplyPlan(plan);
     for (const std::string& name : machines_) world_->Start(name);
+    simulation.scheduler().Spawn(simulation.scheduler().CreateGroup("closer"), "closer", [this] { Close(); });
   }
 
   sim::World* world() override { return world_.get(); }
@@ -82,6 +88,17 @@ class WorldSelftest : public Workload {
     uint64_t uploads = 0;
     std::map<std::string, SimTime> uploaded;  // key -> when its put succeeded
   };
+
+  // Ends the faults, then pulls every plug once: each writer checks on its
+  // next boot that what it synced is there.
+  void Close() {
+    sim::this_actor::SleepFor(kFaultsEnd - simulation_->Now());
+    world_->EndAllFaults();
+    sim::this_actor::SleepFor(kFinalPowerLoss - simulation_->Now());
+    for (const std::string& name : machines_) world_->PowerOff(name);
+    sim::this_actor::SleepFor(SimDuration::Seconds(1));
+    for (const std::string& name : machines_) world_->Restart(name);
+  }
 
   void Boot(const std::string& name, sim::Group* group, int boot) {
     sim::Scheduler& scheduler = simulation_->scheduler();

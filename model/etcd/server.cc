@@ -46,6 +46,7 @@ void EtcdServer::Start(sim::Group* group) {
 void EtcdServer::Fail(const std::string& error) {
   state_ = State::kFailed;
   failure_ = error;
+  failed_at_start_ = true;
   sim::TraceEvent("EtcdStart")
       .Detail("member", config_.name)
       .Detail("path", path_.empty() ? "-" : path_)

@@ -101,6 +101,8 @@ class EtcdServer {
   enum class State : uint8_t { kStarting, kRunning, kFailed, kStopped };
   State state() const { return state_; }
   const std::string& failure() const { return failure_; }
+  // kFailed by a start path's refusal (bootstrap), not by a fatal error later.
+  bool failed_at_start() const { return failed_at_start_; }
   MemberId id() const { return id_; }
   ClusterId cluster_id() const { return cluster_.id(); }
   const Cluster& cluster() const { return cluster_; }
@@ -184,6 +186,7 @@ class EtcdServer {
   sim::Group* group_ = nullptr;
   State state_ = State::kStarting;
   std::string failure_;
+  bool failed_at_start_ = false;
   std::string path_;  // new | join | restart
 
   MemberId id_ = 0;

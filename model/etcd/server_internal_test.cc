@@ -29,6 +29,7 @@ TEST(ServerInternalTest, V2RequestBytesAsEtcd) {
 TEST(ServerInternalTest, BrokenSnapFileFallsBack) {
   sim::Simulation simulation({.seed = 1, .workload = "snap-test"});
   sim::Disk disk(&simulation, "d");
+  bool done = false;
   simulation.scheduler().Spawn(nullptr, "test", [&] {
     ASSERT_TRUE(disk.MkdirAll("snap").ok());
     for (uint64_t index : {10, 20}) {
@@ -49,8 +50,11 @@ TEST(ServerInternalTest, BrokenSnapFileFallsBack) {
     EXPECT_EQ(loaded->snapshot.conf.voters, (std::set<uint64_t>{1, 2, 3}));
     EXPECT_TRUE(disk.Exists(newest + ".broken"));
     EXPECT_FALSE(disk.Exists(newest));
+    done = true;
   });
-  simulation.scheduler().Run();
+  simulation.scheduler().Run({.until = sim::SimTime::Zero() + sim::SimDuration::Minutes(60)});
+  simulation.Shutdown();  // a body still blocked unwinds now, while the disk it uses exists
+  ASSERT_TRUE(done) << "test body did not finish";
 }
 
 }  // namespace

@@ -1,0 +1,28 @@
+// `etcd-dst run` and `etcd-dst plan`: one workload, one seed (or plan file).
+#pragma once
+
+#include <string>
+
+namespace cli {
+
+struct RunFlags {
+  std::string workload, seed_text, trace, trace_text, result_path, plan_path, export_disks;
+  bool no_buggify = false;
+  bool seed_given = false, plan_given = false, trace_given = false, trace_text_given = false,
+       result_given = false, export_given = false;
+};
+
+// Checks every input and output before anything runs (bad ones: one line on
+// stderr, exit 2), runs, and prints the violations, the replay line of a
+// failed run and the result line last. Exit codes: cli/exit_codes.h.
+int Run(const RunFlags& flags);
+
+// Prints a RunResult file (run --result) as `run` printed it: violations, the
+// replay line of a failed run, the result line last. Exit 0 for a pass, 1 for
+// a failure, 2 for a file that is not a result.
+int PrintResult(const std::string& path);
+
+// Prints the plan `seed` generates for `workload` as protobuf text.
+int PrintPlan(const std::string& workload, const std::string& seed_text);
+
+}  // namespace cli
