@@ -232,6 +232,7 @@ TEST(CliHostileInputTest, EachClassIsOneLineAndExit2) {
            "sweep --first-seed 18446744073709551615 --seeds 2",
            "sweep --workload kernel-selftest --workload kernel-selftest --seeds 1",
            "sweep --workload kernel-selftest --seeds 1 --out " + dir + "/out-blocked",
+           "sweep --workload kernel-selftest --seeds 1 --shard 3/4 --out " + dir + "/out-empty-shard",
            "ids --initial-cluster m0=ftp://x",
            "ids --initial-cluster m0=http://",
            "ids --initial-cluster m0=http://a:70000",

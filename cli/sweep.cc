@@ -72,6 +72,10 @@ int RunSweep(const SweepOptions& options) {
       }
     }
   }
+  if (pending.empty()) {
+    return BadInput(fmt::format("--shard {}/{} selects none of the {} seeds", options.shard_index,
+                                options.shard_count, options.seeds));
+  }
   const auto started = std::chrono::steady_clock::now();
   std::map<pid_t, Job> running;
   std::map<std::pair<std::string, uint64_t>, etcd_dst::result::SweepRun> finished;
