@@ -2,23 +2,29 @@
 
 # run_etcd DATA_DIR LOG [extra etcd flags...]: starts the real etcd on
 # loopback ports for the data dir, waits until it serves a put, dies, or
-# 10 s pass, stops it, and prints: ok | died | unavailable.
+# 10 s pass, stops it, and prints: ok | died | unavailable. Ports are drawn
+# below Linux's ephemeral range (32768+), where etcdctl's own connections
+# live; a port that is taken anyway is drawn again (up to five times).
 run_etcd() {
   local data=$1 log=$2
   shift 2
-  local base=$((20000 + RANDOM % 20000))
-  etcd --data-dir "$data" --listen-peer-urls "http://127.0.0.1:$base" \
-    --listen-client-urls "http://127.0.0.1:$((base + 1))" --advertise-client-urls "http://127.0.0.1:$((base + 1))" \
-    "$@" >"$log" 2>&1 &
-  local pid=$! outcome=unavailable
-  for _ in $(seq 1 40); do
-    if ! kill -0 "$pid" 2>/dev/null; then outcome=died; break; fi
-    if ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$((base + 1))" --command-timeout=1s \
-         put conformance-probe ok >/dev/null 2>&1; then outcome=ok; break; fi
-    sleep 0.25
+  local attempt base pid outcome
+  for attempt in 1 2 3 4 5; do
+    base=$((20000 + RANDOM % 12000))
+    etcd --data-dir "$data" --listen-peer-urls "http://127.0.0.1:$base" \
+      --listen-client-urls "http://127.0.0.1:$((base + 1))" --advertise-client-urls "http://127.0.0.1:$((base + 1))" \
+      "$@" >"$log" 2>&1 &
+    pid=$! outcome=unavailable
+    for _ in $(seq 1 40); do
+      if ! kill -0 "$pid" 2>/dev/null; then outcome=died; break; fi
+      if ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$((base + 1))" --command-timeout=1s \
+           put conformance-probe ok >/dev/null 2>&1; then outcome=ok; break; fi
+      sleep 0.25
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    if [ "$outcome" != died ] || ! grep -q "address already in use" "$log"; then break; fi
   done
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
   echo "$outcome"
 }
 
