@@ -266,10 +266,15 @@ void Raft::Step(const Message& m) {
         }
         return;
       }
-      if (m.index > progress.match) {
-        progress.match = m.index;
-        progress.probing = false;
+      // raft's Progress.MaybeUpdate: an acknowledgement that moves nothing
+      // (stale, or a follower answering with its commit index below the
+      // probe) sends nothing, or a diverged follower would loop forever.
+      if (m.index <= progress.match) {
+        progress.next = std::max(progress.next, m.index + 1);
+        return;
       }
+      progress.match = m.index;
+      progress.probing = false;
       progress.next = std::max(progress.next, m.index + 1);
       if (MaybeCommit()) {
         BroadcastAppend();

@@ -78,9 +78,9 @@ FaultPlan GeneratePlan(uint64_t seed, std::string_view workload, const FaultSurf
   plan.mutable_link()->set_latency_base_ns(rng.DurationIn(SimDuration::Micros(100), SimDuration::Millis(2)).nanos());
   plan.mutable_link()->set_latency_jitter_ns(rng.DurationIn(SimDuration::Zero(), SimDuration::Millis(5)).nanos());
   static const std::vector<uint32_t> kUnits = {512, 4096, 8192};
-  for (const std::string& node : surface.nodes) {
+  for (const std::string& volume : surface.volume_names()) {
     auto* disk = plan.add_disks();
-    disk->set_disk(node);
+    disk->set_disk(volume);
     disk->set_persist_unit_bytes(rng.Pick(kUnits));
   }
 
@@ -147,11 +147,11 @@ FaultPlan GeneratePlan(uint64_t seed, std::string_view workload, const FaultSurf
         action->mutable_crash()->set_restart_after_ns(rng.DurationIn(outage_min, surface.max_outage).nanos());
         break;
       case kPowerLoss:
-        action->mutable_power_loss()->set_node(node);
+        action->mutable_power_loss()->set_node(surface.hosts.empty() ? node : rng.Pick(surface.hosts));
         action->mutable_power_loss()->set_restart_after_ns(rng.DurationIn(outage_min, surface.max_outage).nanos());
         break;
       case kDiskFull:
-        action->mutable_disk_fault()->set_disk(node);
+        action->mutable_disk_fault()->set_disk(surface.volumes.empty() ? node : rng.Pick(surface.volumes));
         action->mutable_disk_fault()->set_kind(DiskFault::FULL);
         action->mutable_disk_fault()->set_duration_ns(rng.DurationIn(outage_min, surface.max_outage).nanos());
         break;

@@ -16,7 +16,14 @@ namespace sim {
 
 // What a workload offers to fault injection.
 struct FaultSurface {
-  std::vector<std::string> nodes;  // machines; each has a disk of the same name
+  // Pods (network identities): partitions, clogs, crashes, delayed starts.
+  std::vector<std::string> nodes;
+  // Hosts that lose power, and volumes that fail or tear; empty: the same
+  // names as `nodes` (machines: a host, a volume and a pod of one name).
+  std::vector<std::string> hosts;
+  std::vector<std::string> volumes;
+  const std::vector<std::string>& host_names() const { return hosts.empty() ? nodes : hosts; }
+  const std::vector<std::string>& volume_names() const { return volumes.empty() ? nodes : volumes; }
   SimDuration horizon = SimDuration::Seconds(30);  // actions fall in [0, horizon)
   uint32_t max_actions = 12;
   bool object_store = true;

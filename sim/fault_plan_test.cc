@@ -115,5 +115,40 @@ TEST(FaultPlanTest, EveryNumberHasARange) {
   EXPECT_FALSE(ValidateEmptyPlan(*ParsePlanText("link { latency_base_ns: 1 }")).ok());
 }
 
+// A surface with hosts and volumes apart from pods: power losses name hosts, disk faults and
+// settings name volumes, the rest pods; a plan that mixes them up is refused.
+TEST(FaultPlanTest, HostsVolumesAndPodsApart) {
+  FaultSurface surface;
+  surface.nodes = {"etcd-0", "etcd-1", "etcd-2"};
+  surface.hosts = {"node-a", "node-b"};
+  surface.volumes = {"data-0", "data-1", "data-2"};
+  bool power_loss = false, disk_fault = false;
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    const FaultPlan plan = GeneratePlan(seed, "w", surface);
+    ASSERT_TRUE(ValidatePlan(plan, surface).ok()) << seed << ": " << ValidatePlan(plan, surface);
+    ASSERT_EQ(plan.disks_size(), 3);
+    EXPECT_EQ(plan.disks(0).disk(), "data-0");
+    for (const auto& action : plan.actions()) {
+      if (action.has_power_loss()) {
+        power_loss = true;
+        EXPECT_EQ(action.power_loss().node().rfind("node-", 0), 0u) << action.DebugString();
+      }
+      if (action.has_disk_fault()) {
+        disk_fault = true;
+        EXPECT_EQ(action.disk_fault().disk().rfind("data-", 0), 0u) << action.DebugString();
+      }
+    }
+  }
+  EXPECT_TRUE(power_loss && disk_fault);
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"actions { power_loss { node: 'etcd-0' } }", "unknown host 'etcd-0'"},
+           {"actions { crash { node: 'node-a' } }", "unknown node 'node-a'"},
+           {"actions { disk_fault { disk: 'etcd-1' } }", "unknown volume 'etcd-1'"},
+           {"disks { disk: 'etcd-1' persist_unit_bytes: 4096 }", "unknown disk 'etcd-1'"}}) {
+    const absl::Status status = ValidatePlan(*ParsePlanText(text), surface);
+    EXPECT_NE(status.message().find(expected), std::string::npos) << text << ": " << status;
+  }
+}
+
 }  // namespace
 }  // namespace sim

@@ -28,12 +28,27 @@ absl::Status Rate(uint32_t ppm, std::string_view where) {
 class Validator {
  public:
   explicit Validator(const FaultSurface& surface)
-      : surface_(surface), nodes_(surface.nodes.begin(), surface.nodes.end()) {}
+      : surface_(surface),
+        nodes_(surface.nodes.begin(), surface.nodes.end()),
+        hosts_(surface.host_names().begin(), surface.host_names().end()),
+        volumes_(surface.volume_names().begin(), surface.volume_names().end()) {}
 
   absl::Status Node(const std::string& node, int index) const {
     if (nodes_.contains(node)) return absl::OkStatus();
     return absl::InvalidArgumentError(fmt::format("action {} names unknown node '{}' (known: {})", index, node,
                                                   fmt::join(surface_.nodes, ", ")));
+  }
+
+  absl::Status Host(const std::string& host, int index) const {
+    if (hosts_.contains(host)) return absl::OkStatus();
+    return absl::InvalidArgumentError(fmt::format("action {} names unknown host '{}' (known: {})", index, host,
+                                                  fmt::join(surface_.host_names(), ", ")));
+  }
+
+  absl::Status Volume(const std::string& volume, int index) const {
+    if (volumes_.contains(volume)) return absl::OkStatus();
+    return absl::InvalidArgumentError(fmt::format("action {} names unknown volume '{}' (known: {})", index, volume,
+                                                  fmt::join(surface_.volume_names(), ", ")));
   }
 
   absl::Status Swarm(const etcd_dst::faults::Swarm& swarm) const {
@@ -63,7 +78,7 @@ class Validator {
   absl::Status Disks(const FaultPlan& plan) const {
     std::set<std::string> seen;
     for (const auto& disk : plan.disks()) {
-      if (!nodes_.contains(disk.disk())) {
+      if (!volumes_.contains(disk.disk())) {
         return absl::InvalidArgumentError(fmt::format("unknown disk '{}'", disk.disk()));
       }
       if (!seen.insert(disk.disk()).second) {
@@ -124,7 +139,7 @@ class Validator {
         if (auto s = Node(action.crash().node(), i); !s.ok()) return s;
         return Time(action.crash().restart_after_ns(), where("restart_after_ns"));
       case Action::kPowerLoss:
-        if (auto s = Node(action.power_loss().node(), i); !s.ok()) return s;
+        if (auto s = Host(action.power_loss().node(), i); !s.ok()) return s;
         return Time(action.power_loss().restart_after_ns(), where("restart_after_ns"));
       case Action::kDelayStart:
         if (auto s = Node(action.delay_start().node(), i); !s.ok()) return s;
@@ -139,7 +154,7 @@ class Validator {
         if (!DiskFault::Kind_IsValid(fault.kind())) {
           return absl::InvalidArgumentError(fmt::format("action {}: unknown disk fault kind {}", i, fault.kind()));
         }
-        if (auto s = Node(fault.disk(), i); !s.ok()) return s;
+        if (auto s = Volume(fault.disk(), i); !s.ok()) return s;
         if (auto s = Rate(fault.per_million(), where("per_million")); !s.ok()) return s;
         return Time(fault.duration_ns(), where("duration_ns"));
       }
@@ -169,7 +184,7 @@ class Validator {
   }
 
   const FaultSurface& surface_;
-  std::set<std::string> nodes_;
+  std::set<std::string> nodes_, hosts_, volumes_;
 };
 
 }  // namespace

@@ -13,94 +13,207 @@ using etcd_dst::faults::DiskFault;
 using etcd_dst::faults::Partition;
 
 World::World(Simulation* simulation, std::string bucket)
-    : simulation_(simulation), network_(simulation), object_store_(simulation, std::move(bucket)) {}
+    : simulation_(simulation),
+      network_(simulation),
+      network_resolver_(&network_),
+      resolver_(&network_resolver_),
+      object_store_(simulation, std::move(bucket)),
+      // The bucket's node exists from the start, so that partitions made
+      // before its first client cut it off too; its server starts with the
+      // first client.
+      bucket_service_(std::make_unique<BucketService>(&simulation_->scheduler(), &network_, &object_store_,
+                                                      object_store_.bucket() + "-bucket")) {}
 
-void World::AddMachine(std::string_view name, DiskOptions disk, BootFunction boot) {
-  SIM_CHECK(!machines_.contains(name), "machine {} added twice", name);
-  Machine machine;
-  machine.node = network_.AddNode(name);
-  machine.disk = std::make_unique<Disk>(simulation_, std::string(name), disk);
-  machine.boot = std::move(boot);
-  machines_.emplace(std::string(name), std::move(machine));
+void World::AddHost(std::string_view name) {
+  SIM_CHECK(!hosts_.contains(name), "host {} added twice", name);
+  hosts_.emplace(std::string(name), Host{});
 }
 
-World::Machine& World::Get(std::string_view machine) {
-  auto it = machines_.find(machine);
-  SIM_CHECK(it != machines_.end(), "unknown machine {}", machine);
+void World::AddVolume(std::string_view name, DiskOptions options) {
+  SIM_CHECK(!volumes_.contains(name), "volume {} added twice", name);
+  volumes_.emplace(std::string(name), std::make_unique<Disk>(simulation_, std::string(name), options));
+}
+
+void World::AddPod(std::string_view name, std::string_view host, std::string_view volume, BootFunction boot) {
+  SIM_CHECK(!pods_.contains(name), "pod {} added twice", name);
+  GetHost(host);
+  Pod pod;
+  pod.node = network_.AddNode(name);
+  pod.host = std::string(host);
+  pod.boot = std::move(boot);
+  if (auto planned = planned_start_delays_.find(name); planned != planned_start_delays_.end()) {
+    pod.start_delay = planned->second;
+  }
+  pods_.emplace(std::string(name), std::move(pod));
+  if (!volume.empty()) AttachVolume(name, volume);
+}
+
+void World::AddMachine(std::string_view name, DiskOptions disk, BootFunction boot) {
+  AddHost(name);
+  AddVolume(name, disk);
+  AddPod(name, name, name, std::move(boot));
+}
+
+World::Pod& World::GetPod(std::string_view pod) {
+  auto it = pods_.find(pod);
+  SIM_CHECK(it != pods_.end(), "unknown pod {}", pod);
   return it->second;
 }
 
-Disk& World::disk(std::string_view machine) { return *Get(machine).disk; }
-NodeId World::node(std::string_view machine) { return Get(machine).node; }
-Group* World::group(std::string_view machine) { return Get(machine).group; }
-bool World::running(std::string_view machine) { return Get(machine).running; }
-World::LastStop World::last_stop(std::string_view machine) { return Get(machine).last_stop; }
-int World::boots(std::string_view machine) { return Get(machine).boots; }
+World::Host& World::GetHost(std::string_view host) {
+  auto it = hosts_.find(host);
+  SIM_CHECK(it != hosts_.end(), "unknown host {}", host);
+  return it->second;
+}
+
+ProcessContext World::Context(std::string_view pod, Rng* rng, bool bucket) {
+  const Pod& found = GetPod(pod);
+  return {.scheduler = &simulation_->scheduler(),
+          .network = &network_,
+          .node = found.node,
+          .resolver = resolver_,
+          .volume = found.volume.empty() ? nullptr : &volume(found.volume),
+          .bucket = bucket ? &Bucket(pod) : nullptr,
+          .rng = rng};
+}
+
+BucketClient& World::Bucket(std::string_view pod) {
+  auto it = bucket_clients_.find(pod);
+  if (it != bucket_clients_.end()) return *it->second;
+  if (!bucket_service_->started()) bucket_service_->Start();
+  auto client = std::make_unique<BucketClient>(&network_, GetPod(pod).node, bucket_service_->address(),
+                                               &simulation_->Stream("bucket-client." + std::string(pod)));
+  return *bucket_clients_.emplace(std::string(pod), std::move(client)).first->second;
+}
+
+Disk& World::volume(std::string_view name) {
+  auto it = volumes_.find(name);
+  SIM_CHECK(it != volumes_.end(), "unknown volume {}", name);
+  return *it->second;
+}
+
+Disk& World::disk(std::string_view pod) {
+  const Pod& found = GetPod(pod);
+  SIM_CHECK(!found.volume.empty(), "pod {} has no volume", pod);
+  return volume(found.volume);
+}
+
+NodeId World::node(std::string_view pod) { return GetPod(pod).node; }
+Group* World::group(std::string_view pod) { return GetPod(pod).group; }
+const std::string& World::host_of(std::string_view pod) { return GetPod(pod).host; }
+bool World::powered(std::string_view host) { return GetHost(host).powered; }
+bool World::running(std::string_view pod) { return GetPod(pod).running; }
+World::LastStop World::last_stop(std::string_view pod) { return GetPod(pod).last_stop; }
+int World::boots(std::string_view pod) { return GetPod(pod).boots; }
 
 void World::Boot(const std::string& name) {
-  Machine& machine = Get(name);
-  machine.start_pending = false;
-  if (machine.running) return;
-  network_.NodeUp(machine.node);
-  machine.running = true;
-  ++machine.boots;
-  machine.group = simulation_->scheduler().CreateGroup(name);
-  TraceEvent("MachineBooted").Detail("machine", name).Detail("boot", machine.boots);
-  machine.boot(machine.group, machine.boots);
+  Pod& pod = GetPod(name);
+  pod.start_pending = false;
+  pod.wanted = true;
+  if (pod.running || !GetHost(pod.host).powered) return;  // a host without power boots it at PowerOn
+  network_.NodeUp(pod.node);
+  pod.running = true;
+  ++pod.boots;
+  pod.group = simulation_->scheduler().CreateGroup(name);
+  TraceEvent("PodBooted").Detail("pod", name).Detail("host", pod.host).Detail("boot", pod.boots);
+  pod.boot(pod.group, pod.boots);
 }
 
 void World::Start(std::string_view name) {
-  Machine& machine = Get(name);
-  if (machine.running || machine.start_pending) return;
+  Pod& pod = GetPod(name);
+  if (pod.running || pod.start_pending) return;
   const std::string key(name);
-  if (machine.boots == 0 && machine.start_delay > SimDuration::Zero()) {
-    machine.start_pending = true;
-    TraceEvent("StartDelayed").Detail("machine", key).Detail("delay", machine.start_delay);
-    simulation_->scheduler().ScheduleAfter(machine.start_delay, [this, key] { Boot(key); });
+  if (pod.boots == 0 && pod.start_delay > SimDuration::Zero()) {
+    pod.start_pending = true;
+    TraceEvent("StartDelayed").Detail("pod", key).Detail("delay", pod.start_delay);
+    simulation_->scheduler().ScheduleAfter(pod.start_delay, [this, key] { Boot(key); });
     return;
   }
   Boot(key);
 }
 
-void World::Stop(Machine& machine) {
-  machine.running = false;
-  if (machine.group != nullptr) simulation_->scheduler().KillGroup(machine.group);
+void World::StopPod(Pod& pod) {
+  pod.running = false;
+  if (pod.group != nullptr) simulation_->scheduler().KillGroup(pod.group);
 }
 
 void World::Crash(std::string_view name) {
-  Machine& machine = Get(name);
-  if (!machine.running) return;
-  Stop(machine);
-  network_.NodeDown(machine.node, Network::DownKind::kCrash);
-  machine.disk->CrashProcess();
-  machine.last_stop = LastStop::kCrash;
-}
-
-void World::PowerOff(std::string_view name, const PowerLossChoice* choice) {
-  Machine& machine = Get(name);
-  if (machine.running) Stop(machine);
-  network_.NodeDown(machine.node, Network::DownKind::kPowerOff);
-  machine.disk->PowerLoss(choice);
-  machine.last_stop = LastStop::kPowerLoss;
-  if (!export_directory_.empty()) {
-    const std::string target = (std::filesystem::path(export_directory_) / std::string(name) /
-                                fmt::format("powerloss-{}", machine.disk->power_losses() - 1)).string();
-    absl::Status status = machine.disk->ExportDurable(target);
-    if (!status.ok() && export_status_.ok()) export_status_ = status;
-  }
+  Pod& pod = GetPod(name);
+  pod.wanted = false;
+  if (!pod.running) return;
+  StopPod(pod);
+  network_.NodeDown(pod.node, Network::DownKind::kCrash);
+  if (!pod.volume.empty()) volume(pod.volume).CrashProcess();
+  pod.last_stop = LastStop::kCrash;
 }
 
 void World::Restart(std::string_view name) {
-  Machine& machine = Get(name);
-  if (machine.running) return;
+  Pod& pod = GetPod(name);
+  if (pod.running) return;
   Boot(std::string(name));
+}
+
+void World::PowerLossOfVolume(const std::string& name, const PowerLossChoice* choice) {
+  Disk& disk = volume(name);
+  disk.PowerLoss(choice);
+  if (export_directory_.empty()) return;
+  const std::string target =
+      (std::filesystem::path(export_directory_) / name / fmt::format("powerloss-{}", disk.power_losses() - 1))
+          .string();
+  absl::Status status = disk.ExportDurable(target);
+  if (!status.ok() && export_status_.ok()) export_status_ = status;
+}
+
+void World::PowerOff(std::string_view name, const PowerLossChoice* choice) {
+  Host& host = GetHost(name);
+  if (!host.powered) return;
+  host.powered = false;
+  TraceEvent("HostPowerOff").Detail("host", name);
+  for (auto& [pod_name, pod] : pods_) {
+    if (pod.host != name) continue;
+    if (pod.running) StopPod(pod);  // `wanted` stays: it boots again at PowerOn
+    network_.NodeDown(pod.node, Network::DownKind::kPowerOff);
+    if (!pod.volume.empty()) PowerLossOfVolume(pod.volume, choice);
+    pod.last_stop = LastStop::kPowerLoss;
+  }
+}
+
+void World::PowerOn(std::string_view name) {
+  Host& host = GetHost(name);
+  if (host.powered) return;
+  host.powered = true;
+  TraceEvent("HostPowerOn").Detail("host", name);
+  for (auto& [pod_name, pod] : pods_) {
+    if (pod.host == name && pod.wanted && !pod.start_pending) Boot(pod_name);
+  }
+}
+
+void World::MovePod(std::string_view name, std::string_view host) {
+  Pod& pod = GetPod(name);
+  SIM_CHECK(!pod.running, "pod {} must be stopped to move", name);
+  GetHost(host);
+  pod.host = std::string(host);
+  TraceEvent("PodMoved").Detail("pod", name).Detail("host", host);
+}
+
+void World::AttachVolume(std::string_view name, std::string_view volume_name) {
+  Pod& pod = GetPod(name);
+  SIM_CHECK(!pod.running, "pod {} must be stopped to attach a volume", name);
+  volume(volume_name);
+  for (auto& [other_name, other] : pods_) {
+    if (other.volume == volume_name) {
+      SIM_CHECK(!other.running, "volume {} is in use by running pod {}", volume_name, other_name);
+      other.volume.clear();
+    }
+  }
+  pod.volume = std::string(volume_name);
 }
 
 absl::Status World::ExportFinal() {
   if (export_directory_.empty()) return absl::OkStatus();
-  for (const auto& [name, machine] : machines_) {
+  for (const auto& [name, disk] : volumes_) {
     const std::string target = (std::filesystem::path(export_directory_) / name / "final").string();
-    if (absl::Status status = machine.disk->ExportCurrent(target); !status.ok()) return status;
+    if (absl::Status status = disk->ExportCurrent(target); !status.ok()) return status;
   }
   return export_status_;
 }
@@ -114,11 +227,11 @@ void World::ApplyPlan(const FaultPlan& plan) {
   link.duplicate_per_million = swarm.duplication() ? swarm.duplicate_per_million() : 0;
   network_.SetDefaultLink(link);
   for (const auto& settings : plan.disks()) {
-    disk(settings.disk()).set_persist_unit_bytes(settings.persist_unit_bytes());
+    volume(settings.disk()).set_persist_unit_bytes(settings.persist_unit_bytes());
   }
-  for (auto& [name, machine] : machines_) {
-    if (swarm.fsync_errors()) machine.disk->set_fsync_error_per_million(swarm.fsync_error_per_million());
-    if (swarm.read_errors()) machine.disk->set_read_error_per_million(swarm.read_error_per_million());
+  for (auto& [name, disk] : volumes_) {
+    if (swarm.fsync_errors()) disk->set_fsync_error_per_million(swarm.fsync_error_per_million());
+    if (swarm.read_errors()) disk->set_read_error_per_million(swarm.read_error_per_million());
   }
   ObjectStoreFaults faults;
   if (swarm.object_store_errors()) faults.transient_error_per_million = swarm.object_store_error_per_million();
@@ -136,7 +249,14 @@ void World::ApplyPlan(const FaultPlan& plan) {
       .Detail("latency_jitter", link.latency_jitter);
   for (const Action& action : plan.actions()) {
     if (action.has_delay_start()) {
-      Get(action.delay_start().node()).start_delay = SimDuration::Nanos(action.delay_start().delay_ns());
+      // A pod created later (by a StatefulSet controller) finds its delay at AddPod.
+      const SimDuration delay = SimDuration::Nanos(action.delay_start().delay_ns());
+      auto pod = pods_.find(action.delay_start().node());
+      if (pod != pods_.end()) {
+        pod->second.start_delay = delay;
+      } else {
+        planned_start_delays_[action.delay_start().node()] = delay;
+      }
       continue;
     }
     simulation_->scheduler().ScheduleAt(SimTime::FromNanos(action.at_ns()), [this, action] { Perform(action); });
@@ -148,12 +268,13 @@ void World::RestoreObjectStoreFaults() { object_store_.set_faults(base_object_st
 void World::EndAllFaults() {
   faults_ended_ = true;
   network_.EndFaults();
-  for (auto& [name, machine] : machines_) machine.disk->EndFaults();
+  for (auto& [name, disk] : volumes_) disk->EndFaults();
   base_object_store_faults_ = ObjectStoreFaults{};
   object_store_.set_faults(base_object_store_faults_);
-  TraceEvent("FaultsEnded").Detail("machines", machines_.size());
-  for (auto& [name, machine] : machines_) {
-    if (!machine.running && !machine.start_pending && machine.boots > 0) Boot(name);
+  TraceEvent("FaultsEnded").Detail("pods", pods_.size());
+  for (auto& [name, host] : hosts_) PowerOn(name);
+  for (auto& [name, pod] : pods_) {
+    if (!pod.running && !pod.start_pending && pod.boots > 0) Boot(name);
   }
 }
 
@@ -198,75 +319,80 @@ void World::Perform(const Action& action) {
       }
       break;
     }
-    case Action::kPowerLoss: {
-      const std::string name = action.power_loss().node();
-      if (!running(name) && !Get(name).start_pending && Get(name).boots > 0) break;  // already off
-      PowerLossChoice choice;
-      const bool forced = action.power_loss().has_choice();
-      if (forced) {
-        const auto& proto = action.power_loss().choice();
-        if (proto.has_metadata_ops_kept()) choice.metadata_ops_kept = proto.metadata_ops_kept();
-        choice.keep_all_unlisted = proto.keep_all_unlisted();
-        choice.keep_nothing_unlisted = proto.keep_nothing_unlisted();
-        for (const auto& file : proto.files()) {
-          choice.files[file.path()] = {{file.parts_kept().begin(), file.parts_kept().end()}, file.size_kept()};
-        }
-      }
-      const bool was_pending = Get(name).start_pending;
-      PowerOff(name, forced ? &choice : nullptr);
-      if (was_pending) break;  // its delayed boot still comes
-      if (action.power_loss().restart_after_ns() > 0) {
-        scheduler.ScheduleAfter(SimDuration::Nanos(action.power_loss().restart_after_ns()),
-                                [this, name] { Restart(name); });
-      }
+    case Action::kPowerLoss:
+      PerformPowerLoss(action.power_loss());
       break;
-    }
     case Action::kDelayStart:
       break;  // applied before the start
-    case Action::kObjectStore: {
-      ObjectStoreFaults burst = base_object_store_faults_;
-      burst.transient_error_per_million = action.object_store().transient_error_per_million();
-      burst.ambiguous_timeout_per_million = std::max(burst.ambiguous_timeout_per_million,
-                                                     action.object_store().ambiguous_timeout_per_million());
-      burst.failed_upload_per_million = std::max(burst.failed_upload_per_million,
-                                                 action.object_store().failed_upload_per_million());
-      burst.listing_lag = std::max(burst.listing_lag, SimDuration::Nanos(action.object_store().listing_lag_ns()));
-      object_store_.set_faults(burst);
-      scheduler.ScheduleAfter(SimDuration::Nanos(action.object_store().duration_ns()),
-                              [this] { RestoreObjectStoreFaults(); });
+    case Action::kObjectStore:
+      PerformBucketWindow(action.object_store());
       break;
-    }
-    case Action::kDiskFault: {
-      const DiskFault& fault = action.disk_fault();
-      Disk& target = disk(fault.disk());
-      const SimDuration duration = SimDuration::Nanos(fault.duration_ns());
-      if (fault.kind() == DiskFault::FULL) {
-        target.FillUp();
-        // Back to the configured capacity, not to what it was: overlapping
-        // fills must not leave the disk full for good.
-        if (duration > SimDuration::Zero()) scheduler.ScheduleAfter(duration, [&target] { target.RestoreCapacity(); });
-      } else {
-        const bool fsync = fault.kind() == DiskFault::FSYNC_ERRORS;
-        if (fsync) {
-          target.set_fsync_error_per_million(fault.per_million());
-        } else {
-          target.set_read_error_per_million(fault.per_million());
-        }
-        if (duration > SimDuration::Zero()) {
-          scheduler.ScheduleAfter(duration, [&target, fsync] {
-            if (fsync) {
-              target.set_fsync_error_per_million(0);
-            } else {
-              target.set_read_error_per_million(0);
-            }
-          });
-        }
-      }
+    case Action::kDiskFault:
+      PerformDiskFault(action.disk_fault());
       break;
-    }
     case Action::KIND_NOT_SET:
       break;
   }
+}
+
+void World::PerformPowerLoss(const etcd_dst::faults::PowerLoss& power_loss) {
+  const std::string host = power_loss.node();
+  if (!powered(host)) return;  // already off
+  PowerLossChoice choice;
+  const bool forced = power_loss.has_choice();
+  if (forced) {
+    const auto& proto = power_loss.choice();
+    if (proto.has_metadata_ops_kept()) choice.metadata_ops_kept = proto.metadata_ops_kept();
+    choice.keep_all_unlisted = proto.keep_all_unlisted();
+    choice.keep_nothing_unlisted = proto.keep_nothing_unlisted();
+    for (const auto& file : proto.files()) {
+      choice.files[file.path()] = {{file.parts_kept().begin(), file.parts_kept().end()}, file.size_kept()};
+    }
+  }
+  PowerOff(host, forced ? &choice : nullptr);
+  if (power_loss.restart_after_ns() > 0) {
+    simulation_->scheduler().ScheduleAfter(SimDuration::Nanos(power_loss.restart_after_ns()),
+                                           [this, host] { PowerOn(host); });
+  }
+}
+
+void World::PerformBucketWindow(const etcd_dst::faults::ObjectStoreWindow& window) {
+  ObjectStoreFaults burst = base_object_store_faults_;
+  burst.transient_error_per_million = window.transient_error_per_million();
+  burst.ambiguous_timeout_per_million =
+      std::max(burst.ambiguous_timeout_per_million, window.ambiguous_timeout_per_million());
+  burst.failed_upload_per_million = std::max(burst.failed_upload_per_million, window.failed_upload_per_million());
+  burst.listing_lag = std::max(burst.listing_lag, SimDuration::Nanos(window.listing_lag_ns()));
+  object_store_.set_faults(burst);
+  simulation_->scheduler().ScheduleAfter(SimDuration::Nanos(window.duration_ns()),
+                                         [this] { RestoreObjectStoreFaults(); });
+}
+
+void World::PerformDiskFault(const DiskFault& fault) {
+  Disk& target = volume(fault.disk());
+  const SimDuration duration = SimDuration::Nanos(fault.duration_ns());
+  Scheduler& scheduler = simulation_->scheduler();
+  if (fault.kind() == DiskFault::FULL) {
+    target.FillUp();
+    // Back to the configured capacity, not to what it was: overlapping
+    // fills must not leave the disk full for good.
+    if (duration > SimDuration::Zero()) scheduler.ScheduleAfter(duration, [&target] { target.RestoreCapacity(); });
+    return;
+  }
+  const bool fsync = fault.kind() == DiskFault::FSYNC_ERRORS;
+  if (fsync) {
+    target.set_fsync_error_per_million(fault.per_million());
+  } else {
+    target.set_read_error_per_million(fault.per_million());
+  }
+  if (duration <= SimDuration::Zero()) return;
+  scheduler.ScheduleAfter(duration, [&target, fsync] {
+    if (fsync) {
+      target.set_fsync_error_per_million(0);
+    } else {
+      target.set_read_error_per_million(0);
+    }
+  });
 }
 
 }  // namespace sim

@@ -112,7 +112,7 @@ TEST_F(WorldTest, EveryFaultKindIsTraced) {
   for (const char* event : {"FaultPlanApplied", "StartDelayed", "PartitionStarted", "PartitionHealed",
                             "LinkClogged", "NodeDown", "NodeUp", "DiskProcessCrash", "PowerLoss",
                             "PowerLossFile", "DiskFull", "ObjectStoreFaults", "ObjectStoreError",
-                            "MachineBooted", "FaultInjected", "GroupKilled"}) {
+                            "PodBooted", "HostPowerOff", "HostPowerOn", "FaultInjected", "GroupKilled"}) {
     EXPECT_TRUE(names_.contains(event)) << event;
   }
   EXPECT_EQ(names_.count("FaultInjected"), 9u);  // all but the delayed start, applied before booting
@@ -143,6 +143,96 @@ TEST_F(WorldTest, ExportsCrashImages) {
   EXPECT_EQ(std::filesystem::file_size(dir / "m0/final/member/snap/db"), 16384u);
   EXPECT_EQ(std::filesystem::file_size(dir / "m1/final/member/snap/db"), 16384u);
   EXPECT_FALSE(std::filesystem::exists(dir / "m1/powerloss-0"));
+}
+
+// Hosts, volumes and pods apart: two pods on one host both die when it loses power and both
+// their volumes are torn; a pod's volume survives the pod's crash, follows the pod to another
+// host, and a power loss of the old host no longer touches it.
+TEST(WorldPodsTest, HostsVolumesAndPodsApart) {
+  Simulation simulation({.seed = 5, .workload = "world-test"});
+  World world(&simulation);
+  std::vector<std::string> boots;
+  world.AddHost("node-a");
+  world.AddHost("node-b");
+  for (const char* name : {"etcd-0", "etcd-1"}) {
+    const std::string pod(name);
+    world.AddVolume("data-" + pod, {.persist_unit_bytes = 4096});
+    world.AddPod(pod, "node-a", "data-" + pod, [&, pod](Group* group, int boot) {
+      boots.push_back(pod + "#" + std::to_string(boot) + "@" + world.host_of(pod));
+      simulation.scheduler().Spawn(group, "writer", [&, pod] {
+        Disk& disk = world.disk(pod);
+        absl::StatusOr<int> fd = disk.Open("log", {.create = true});
+        ASSERT_TRUE(fd.ok());
+        ASSERT_TRUE(disk.FsyncDir("").ok());
+        ASSERT_TRUE(disk.Pwrite(*fd, 0, "synced").ok());
+        ASSERT_TRUE(disk.Fdatasync(*fd).ok());
+        ASSERT_TRUE(disk.Pwrite(*fd, 6, std::string(8192, 'u')).ok());  // never synced
+        this_actor::SleepFor(SimDuration::Max());
+      });
+    });
+  }
+  world.Start("etcd-0");
+  world.Start("etcd-1");
+  simulation.scheduler().Run({.until = SimTime::Zero() + SimDuration::Seconds(1)});
+  EXPECT_EQ(world.node("etcd-0") != world.node("etcd-1"), true);
+
+  PowerLossChoice keep_nothing;
+  keep_nothing.keep_nothing_unlisted = true;
+  world.PowerOff("node-a", &keep_nothing);
+  EXPECT_FALSE(world.running("etcd-0"));
+  EXPECT_FALSE(world.running("etcd-1"));
+  EXPECT_EQ(world.volume("data-etcd-0").power_losses(), 1u);
+  EXPECT_EQ(world.volume("data-etcd-1").power_losses(), 1u);
+  EXPECT_EQ(*world.volume("data-etcd-1").ReadFile("log"), "synced");  // torn back to what was synced
+  world.Restart("etcd-1");  // no power: it waits for the host
+  EXPECT_FALSE(world.running("etcd-1"));
+
+  // etcd-0 is rescheduled to node-b with its volume; node-a comes back and runs etcd-1 only.
+  world.MovePod("etcd-0", "node-b");
+  world.Restart("etcd-0");
+  world.PowerOn("node-a");
+  simulation.scheduler().Run({.until = SimTime::Zero() + SimDuration::Seconds(2)});
+  EXPECT_TRUE(world.running("etcd-0"));
+  EXPECT_TRUE(world.running("etcd-1"));
+  EXPECT_EQ(boots, (std::vector<std::string>{"etcd-0#1@node-a", "etcd-1#1@node-a", "etcd-0#2@node-b",
+                                             "etcd-1#2@node-a"}));
+  world.PowerOff("node-a");
+  EXPECT_TRUE(world.running("etcd-0"));
+  EXPECT_EQ(world.volume("data-etcd-0").power_losses(), 1u);
+  EXPECT_EQ(world.volume("data-etcd-1").power_losses(), 2u);
+
+  // A crashed pod's volume keeps its page cache and can be given to a new pod.
+  world.Crash("etcd-0");
+  world.AddPod("etcd-0-replacement", "node-b", "", [](Group*, int) {});
+  world.AttachVolume("etcd-0-replacement", "data-etcd-0");
+  EXPECT_EQ(world.disk("etcd-0-replacement").ReadFile("log")->size(), 6u + 8192u);
+  simulation.Shutdown();
+}
+
+// The bucket is reached over the network from the pod's node: an isolated pod loses it (the call
+// costs its timeout), the others keep it, and after the heal the isolated pod sees the objects.
+TEST(WorldBucketTest, PartitionedPodLosesTheBucket) {
+  Simulation simulation({.seed = 3, .workload = "world-test"});
+  World world(&simulation);
+  for (const char* name : {"m0", "m1"}) world.AddMachine(name, {}, [](Group*, int) {});
+  world.Start("m0");
+  world.Start("m1");
+  world.network().Isolate(world.node("m0"));
+  std::vector<std::string> outcomes;
+  simulation.scheduler().Spawn(nullptr, "m1-client", [&] {
+    outcomes.push_back("m1 put: " + world.Bucket("m1").Put("backups/v2/Full-1", "snapshot").ToString());
+  });
+  simulation.scheduler().Spawn(nullptr, "m0-client", [&] {
+    absl::StatusOr<std::vector<ObjectInfo>> listed = world.Bucket("m0").List("backups/");
+    outcomes.push_back(std::string("m0 list while isolated: ") + absl::StatusCodeToString(listed.status().code()));
+    world.network().Heal();
+    listed = world.Bucket("m0").List("backups/");
+    outcomes.push_back("m0 list after heal: " + std::to_string(listed.ok() ? listed->size() : 99));
+  });
+  simulation.scheduler().Run({.until = SimTime::Zero() + SimDuration::Minutes(5)});
+  EXPECT_EQ(outcomes, (std::vector<std::string>{"m1 put: OK", "m0 list while isolated: DEADLINE_EXCEEDED",
+                                                "m0 list after heal: 1"}));
+  simulation.Shutdown();
 }
 
 }  // namespace

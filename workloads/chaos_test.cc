@@ -78,7 +78,7 @@ INSTANTIATE_TEST_SUITE_P(Seeds1To200, ChaosSlice, testing::Range(0, 4));
 
 // The failures a 1000-seed sweep found (docs/findings.md) fail, and are of the known class.
 TEST(ChaosKnownFailuresTest, AreFsyncgate) {
-  for (uint64_t seed : {450, 473, 515, 552}) {
+  for (uint64_t seed : {473, 515, 725}) {
     auto result = RunWorkload({.workload = "etcd-cluster-chaos", .seed = seed});
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_FALSE(result->pass()) << ResultLine(*result);
@@ -86,12 +86,13 @@ TEST(ChaosKnownFailuresTest, AreFsyncgate) {
   }
 }
 
-// Every Sometimes mark of etcd-cluster-chaos is hit within the first 200 seeds, so a workload
+// Every Sometimes mark of etcd-cluster-chaos is hit within the first 400 seeds, so a workload
 // that silently stopped doing something is caught (the slices above share no state, so this
-// runs its own seeds: the ones known to reach the rare marks are found by search, not listed).
+// runs its own seeds and stops once every mark was seen: the rarest, a member that cannot start
+// after a power loss, is about 4 seeds in 1000, first at seed 203).
 TEST(ChaosSometimesTest, EveryMarkHit) {
   std::map<std::string, uint64_t> hits;
-  for (uint64_t seed = 1; seed <= 200; ++seed) {
+  for (uint64_t seed = 1; seed <= 400; ++seed) {
     auto result = RunWorkload({.workload = "etcd-cluster-chaos", .seed = seed});
     ASSERT_TRUE(result.ok()) << result.status();
     for (const auto& property : result->properties()) {
@@ -102,7 +103,7 @@ TEST(ChaosSometimesTest, EveryMarkHit) {
     if (all) break;
   }
   ASSERT_FALSE(hits.empty());
-  for (const auto& [name, count] : hits) EXPECT_GT(count, 0u) << name << " never seen in 200 seeds";
+  for (const auto& [name, count] : hits) EXPECT_GT(count, 0u) << name << " never seen in 400 seeds";
 }
 
 }  // namespace

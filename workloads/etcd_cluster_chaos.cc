@@ -199,13 +199,13 @@ class EtcdClusterChaos : public Workload {
   void Liveness() {
     sim::this_actor::SleepFor(kFaultsEnd - simulation_->Now());
     world_->EndAllFaults();
-    machines_->RestartGivenUp();
+    machines_->RestartWithoutBackOff();
     sim::this_actor::SleepFor(kTrafficEnds - simulation_->Now());
     sim::Properties& properties = simulation_->properties();
     std::map<std::string, std::string> excused;
     std::vector<std::string> serving;
     while (true) {
-      machines_->RestartGivenUp();
+      machines_->RestartWithoutBackOff();
       excused = Unbootable();
       if (machines_->names().size() - excused.size() < kQuorum) break;
       serving = Serving(excused);

@@ -1,6 +1,7 @@
-// Machines running one etcd member each, for the etcd workloads: the
-// member's flags, a container that restarts a failed etcd with back-off (as
-// the kubelet does), and the servers of every boot for properties to read.
+// Machines running one etcd member each, for the etcd workloads: a host, a
+// volume and a pod per member, the pod's kubelet (cluster/kubelet.h)
+// running an etcd container with static flags (until the etcd-wrapper
+// builds them), and the servers of every start for properties to read.
 #pragma once
 
 #include <functional>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/kubelet.h"
 #include "model/etcd/server.h"
 #include "sim/simulation.h"
 #include "sim/world.h"
@@ -22,7 +24,6 @@ class EtcdMachines {
     std::string token = "etcd-cluster";
     std::string data_dir = "var/etcd/data";
     uint64_t snapshot_count = 100000;
-    int restart_limit = 5;  // container restarts per boot
     model::bbolt::InitMode bbolt_init = model::bbolt::InitMode::kSingleWrite;
     // One member with etcd's default flags (name "default", localhost URLs):
     // what `etcd --data-dir DIR` runs, and what a crash image needs to be
@@ -41,26 +42,29 @@ class EtcdMachines {
   const std::vector<std::unique_ptr<model::etcd::EtcdServer>>& all() const { return all_; }
   std::vector<std::string> ClientUrls() const;
   std::string ClientUrl(const std::string& name) const;
+  cluster::Kubelet& kubelet(const std::string& name) { return *kubelets_.at(name); }
 
-  // The liveness phase: a container whose restarts ran out starts again
-  // (with a fresh back-off), on every machine that is up.
-  void RestartGivenUp();
+  // The liveness phase: containers waiting out a crash-loop back-off start
+  // now (an operator deleting the crash-looping pods).
+  void RestartWithoutBackOff();
   // The last start of the machine's etcd failed (a start-path refusal, not
   // a crash later), and why; empty if it did not.
   std::string LastStartFailure(const std::string& name) const;
 
  private:
-  void Boot(const std::string& name, sim::Group* machine);
-  void Kubelet(const std::string& name, sim::Group* machine);
+  // The etcd container's process: builds the flags, runs etcd, returns its
+  // exit code.
+  int RunEtcd(const std::string& name, sim::Group* container);
+  model::etcd::EtcdConfig Config(const std::string& name) const;
 
   sim::Simulation* simulation_;
   sim::World* world_;
   Options options_;
   std::vector<std::string> names_;
   std::string initial_cluster_;
+  std::map<std::string, std::unique_ptr<cluster::Kubelet>> kubelets_;
   std::map<std::string, model::etcd::EtcdServer*> current_;
-  std::map<std::string, model::etcd::EtcdServer*> last_;  // the latest boot's server, running or not
-  std::map<std::string, bool> gave_up_;
+  std::map<std::string, model::etcd::EtcdServer*> last_;  // the latest start's server, running or not
   std::vector<std::unique_ptr<model::etcd::EtcdServer>> all_;
 };
 

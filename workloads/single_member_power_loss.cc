@@ -69,7 +69,6 @@ class SingleMemberPowerLoss : public Workload {
     properties.DeclareCheck("RecoveryAlwaysSucceeds");
     EtcdMachines::Options options;
     options.members = 1;
-    options.restart_limit = 2;
     options.bbolt_init = init_;
     options.etcd_defaults = true;
     options.atomic_wal_bootstrap = atomic_wal_bootstrap_;

@@ -98,7 +98,7 @@ class WorldSelftest : public Workload {
     sim::this_actor::SleepFor(kFinalPowerLoss - simulation_->Now());
     for (const std::string& name : machines_) world_->PowerOff(name);
     sim::this_actor::SleepFor(SimDuration::Seconds(1));
-    for (const std::string& name : machines_) world_->Restart(name);
+    for (const std::string& name : machines_) world_->PowerOn(name);
   }
 
   void Boot(const std::string& name, sim::Group* group, int boot) {
@@ -243,7 +243,7 @@ class WorldSelftest : public Workload {
   }
 
   void Uploader(const std::string& name) {
-    sim::ObjectStore& store = world_->object_store();
+    sim::BucketClient& store = world_->Bucket(name);
     MachineState& state = state_[name];
     sim::Properties& properties = simulation_->properties();
     sim::Rng& rng = simulation_->Stream("world-selftest.uploader." + name);

@@ -8,7 +8,7 @@ absl::StatusOr<std::string> Client::Call(const std::string& method, const google
   const std::string payload = request.SerializeAsString();
   absl::Status last = absl::UnavailableError("no endpoints");
   for (const std::string& url : endpoints_) {
-    absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, url, self_);
+    absl::StatusOr<Endpoint> endpoint = sim::ResolveUrl(resolver(), url, self_);
     if (!endpoint.ok()) {
       last = endpoint.status();
       continue;
@@ -123,7 +123,7 @@ absl::StatusOr<std::unique_ptr<WatchStream>> Client::Watch(const std::string& ke
   request.set_start_revision(start_revision);
   absl::Status last = absl::UnavailableError("no endpoints");
   for (const std::string& url : endpoints_) {
-    absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, url, self_);
+    absl::StatusOr<Endpoint> endpoint = sim::ResolveUrl(resolver(), url, self_);
     if (!endpoint.ok()) continue;
     const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
     absl::StatusOr<std::unique_ptr<sim::Connection>> connection =

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "model/etcd/api.pb.h"
 #include "sim/network.h"
+#include "sim/resolver.h"
 #include "sim/rng.h"
 
 namespace model::etcd {
@@ -28,9 +29,16 @@ class WatchStream {
 
 class Client {
  public:
+  // Endpoint URLs resolve through `resolver` (network node names if null).
   Client(sim::Network* network, sim::NodeId self, std::vector<std::string> endpoints, sim::Rng* rng,
-         sim::SimDuration timeout = sim::SimDuration::Seconds(5))
-      : network_(network), self_(self), endpoints_(std::move(endpoints)), rng_(rng), timeout_(timeout) {}
+         sim::SimDuration timeout = sim::SimDuration::Seconds(5), const sim::Resolver* resolver = nullptr)
+      : network_(network),
+        self_(self),
+        endpoints_(std::move(endpoints)),
+        rng_(rng),
+        timeout_(timeout),
+        network_resolver_(network),
+        resolver_(resolver) {}
 
   absl::StatusOr<etcd_dst::etcd::PutResponse> Put(const std::string& key, const std::string& value);
   // Linearizable unless `serializable`.
@@ -60,6 +68,10 @@ class Client {
   std::vector<std::string> endpoints_;
   sim::Rng* rng_;
   sim::SimDuration timeout_;
+  // Copies stay valid: the fallback is a member, chosen at each use.
+  const sim::Resolver& resolver() const { return resolver_ != nullptr ? *resolver_ : network_resolver_; }
+  sim::NetworkResolver network_resolver_;
+  const sim::Resolver* resolver_;
 };
 
 }  // namespace model::etcd

@@ -13,40 +13,32 @@ namespace model::etcd {
 
 int64_t UnixSeconds(sim::SimTime now) { return kSimEpochUnixSeconds + now.nanos() / 1000000000; }
 
-absl::StatusOr<Endpoint> ResolveUrl(const sim::Network& network, const std::string& url, sim::NodeId self) {
-  const size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return absl::InvalidArgumentError(fmt::format("invalid URL {}", url));
-  const std::string rest = url.substr(scheme + 3);
-  const size_t colon = rest.rfind(':');
-  if (colon == std::string::npos) return absl::InvalidArgumentError(fmt::format("missing port in URL {}", url));
-  const std::string host = rest.substr(0, colon);
-  uint32_t port = 0;
-  if (!absl::SimpleAtoi(rest.substr(colon + 1), &port) || port > 65535) {
-    return absl::InvalidArgumentError(fmt::format("invalid port in URL {}", url));
-  }
-  if (host == "localhost" || host == "127.0.0.1") return Endpoint{self, static_cast<uint16_t>(port)};
-  std::optional<sim::NodeId> node = network.Resolve(host);
-  if (!node.has_value()) return absl::NotFoundError(fmt::format("lookup {}: no such host", host));
-  return Endpoint{*node, static_cast<uint16_t>(port)};
+EtcdServer::EtcdServer(const sim::ProcessContext& context, EtcdConfig config)
+    : scheduler_(context.scheduler),
+      network_(context.network),
+      node_(context.node),
+      resolver_(context.resolver),
+      disk_(context.volume),
+      config_(std::move(config)),
+      rng_(context.rng) {
+  SIM_CHECK(scheduler_ != nullptr && network_ != nullptr && resolver_ != nullptr && disk_ != nullptr &&
+                rng_ != nullptr,
+            "member {} needs a scheduler, a network, a resolver, a volume and an RNG stream", config_.name);
 }
-
-EtcdServer::EtcdServer(sim::Simulation* simulation, sim::Network* network, sim::NodeId node, sim::Disk* disk,
-                       EtcdConfig config)
-    : simulation_(simulation), network_(network), node_(node), disk_(disk), config_(std::move(config)) {}
 
 EtcdServer::~EtcdServer() = default;
 
 void EtcdServer::Start(sim::Group* group) {
   group_ = group;
-  rng_ = &simulation_->Stream("etcd." + config_.name);
   inbox_ = std::make_unique<sim::Channel<std::unique_ptr<Event>>>(1 << 16);
-  simulation_->scheduler().Spawn(group, "etcd", [this] { Run(); });
+  (*scheduler_).Spawn(group, "etcd", [this] { Run(); });
 }
 
 void EtcdServer::Fail(const std::string& error) {
   state_ = State::kFailed;
   failure_ = error;
   failed_at_start_ = true;
+  if (!exit_promise_.fulfilled()) exit_promise_.Set(1);
   sim::TraceEvent("EtcdStart")
       .Detail("member", config_.name)
       .Detail("path", path_.empty() ? "-" : path_)
@@ -59,8 +51,9 @@ void EtcdServer::Fatal(const std::string& error) {
   state_ = State::kFailed;
   failure_ = error;
   sim::TraceEvent("EtcdFatal").Detail("member", config_.name).Detail("error", error);
+  if (!exit_promise_.fulfilled()) exit_promise_.Set(1);
   // The process exits: every actor of the container dies with it.
-  simulation_->scheduler().KillGroup(group_);
+  (*scheduler_).KillGroup(group_);
 }
 
 void EtcdServer::Run() {
@@ -76,7 +69,7 @@ void EtcdServer::Run() {
       .Detail("cluster", sim::Hex{cluster_.id()})
       .Detail("path", path_)
       .Detail("outcome", "ok");
-  sim::Scheduler& scheduler = simulation_->scheduler();
+  sim::Scheduler& scheduler = (*scheduler_);
   scheduler.Spawn(group_, "raft", [this] { RaftLoop(); });
   scheduler.Spawn(group_, "peer", [this] { ServePeers(); });
   scheduler.Spawn(group_, "client", [this] { ServeClients(); });
@@ -144,9 +137,9 @@ std::vector<std::string> RemotePeerUrls(const Cluster& cluster, const std::strin
 
 absl::StatusOr<Cluster> EtcdServer::FetchRemoteCluster(const std::vector<std::string>& peer_urls,
                                                        sim::SimDuration timeout) {
-  const Endpoint self = *ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0), node_);
+  const Endpoint self = *sim::ResolveUrl(*resolver_, config_.initial_advertise_peer_urls.at(0), node_);
   for (const std::string& url : peer_urls) {
-    absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, url, node_);
+    absl::StatusOr<Endpoint> endpoint = sim::ResolveUrl(*resolver_, url, node_);
     if (!endpoint.ok()) continue;
     absl::StatusOr<std::string> reply = network_->Call({self.node, internal::EphemeralPort(*rng_)},
                                                         {endpoint->node, endpoint->port}, internal::kMembersPath, "", timeout);

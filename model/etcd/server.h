@@ -31,6 +31,7 @@
 #include "model/etcd/membership.h"
 #include "model/raft.h"
 #include "model/wal.h"
+#include "sim/process_context.h"
 #include "sim/channel.h"
 #include "sim/future.h"
 #include "sim/network.h"
@@ -78,19 +79,12 @@ inline constexpr char kErrTimeout[] = "etcdserver: request timed out";
 inline constexpr char kErrStopped[] = "etcdserver: server stopped";
 
 // Where a member lives on the simulated network.
-struct Endpoint {
-  sim::NodeId node = 0;
-  uint16_t port = 0;
-};
-// "http://host:port" -> the host's node and the port; "localhost" and
-// 127.0.0.1 are the caller's own node `self` (a pod's containers share it).
-// InvalidArgument if the URL is malformed, NotFound if the host is unknown.
-absl::StatusOr<Endpoint> ResolveUrl(const sim::Network& network, const std::string& url, sim::NodeId self);
+using Endpoint = sim::Address;
 
 class EtcdServer {
  public:
-  // Runs on the machine whose network node is `node`.
-  EtcdServer(sim::Simulation* simulation, sim::Network* network, sim::NodeId node, sim::Disk* disk, EtcdConfig config);
+  // Runs as the process `context` describes (its volume holds the data dir).
+  EtcdServer(const sim::ProcessContext& context, EtcdConfig config);
   ~EtcdServer();
   EtcdServer(const EtcdServer&) = delete;
   EtcdServer& operator=(const EtcdServer&) = delete;
@@ -103,6 +97,9 @@ class EtcdServer {
   const std::string& failure() const { return failure_; }
   // kFailed by a start path's refusal (bootstrap), not by a fatal error later.
   bool failed_at_start() const { return failed_at_start_; }
+  // The process's exit code, once it exits: 1 for a failed start or a fatal
+  // error (etcd's log.Fatal), 0 when it stops after its removal.
+  sim::Future<int> Exited() const { return exit_promise_.GetFuture(); }
   MemberId id() const { return id_; }
   ClusterId cluster_id() const { return cluster_.id(); }
   const Cluster& cluster() const { return cluster_; }
@@ -178,15 +175,17 @@ class EtcdServer {
   void PeerWriter(MemberId peer);
   void EnsurePeer(MemberId peer);
 
-  sim::Simulation* simulation_;
+  sim::Scheduler* scheduler_;
   sim::Network* network_;
   sim::NodeId node_;
+  const sim::Resolver* resolver_;
   sim::Disk* disk_;
   EtcdConfig config_;
   sim::Group* group_ = nullptr;
   State state_ = State::kStarting;
   std::string failure_;
   bool failed_at_start_ = false;
+  sim::Promise<int> exit_promise_;
   std::string path_;  // new | join | restart
 
   MemberId id_ = 0;
@@ -195,7 +194,7 @@ class EtcdServer {
   std::unique_ptr<bbolt::Db> db_;
   std::unique_ptr<wal::Wal> wal_;
   std::unique_ptr<raft::Raft> raft_;
-  sim::Rng* rng_ = nullptr;
+  sim::Rng* rng_;
   bool backend_dirty_ = false;
   bool committing_ = false;
   sim::WaiterList commit_waiters_;

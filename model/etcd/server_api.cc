@@ -19,7 +19,7 @@ uint64_t EtcdServer::NextRequestId() {
   // idutil.Generator: 16 bits of the member ID, 40 bits of Unix milliseconds
   // at start, 8 bits of counter (carrying into the time bits).
   const uint64_t millis = static_cast<uint64_t>(kSimEpochUnixSeconds) * 1000 +
-                          static_cast<uint64_t>(simulation_->Now().nanos() / 1000000);
+                          static_cast<uint64_t>(scheduler_->Now().nanos() / 1000000);
   if (request_counter_ == 0) request_counter_ = (millis & 0xFFFFFFFFFFull) << 8;
   ++request_counter_;
   return ((id_ & 0xFFFF) << 48) | (request_counter_ & 0xFFFFFFFFFFFFull);
@@ -113,7 +113,7 @@ size_t EtcdServer::ConnectedSince(sim::SimTime since) const {
 }
 
 void EtcdServer::ServeClients() {
-  absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, config_.advertise_client_urls.at(0), node_);
+  absl::StatusOr<Endpoint> endpoint = sim::ResolveUrl(*resolver_, config_.advertise_client_urls.at(0), node_);
   SIM_CHECK(endpoint.ok(), "bad client URL {}: {}", config_.advertise_client_urls.at(0), endpoint.status().ToString());
   absl::StatusOr<std::unique_ptr<sim::Listener>> listener = network_->Listen({endpoint->node, endpoint->port});
   if (!listener.ok()) {
@@ -124,13 +124,13 @@ void EtcdServer::ServeClients() {
     absl::StatusOr<sim::Envelope> envelope = (*listener)->Receive();
     if (!envelope.ok()) continue;
     if (envelope->kind == sim::Envelope::Kind::kConnection) {
-      simulation_->scheduler().Spawn(group_, "watch", [this, connection = std::move(envelope->connection)]() mutable {
+      (*scheduler_).Spawn(group_, "watch", [this, connection = std::move(envelope->connection)]() mutable {
         ServeWatch(std::move(connection));
       });
       continue;
     }
     if (envelope->kind != sim::Envelope::Kind::kCall) continue;
-    simulation_->scheduler().Spawn(group_, "client-rpc", [this, envelope = *std::move(envelope)]() mutable {
+    (*scheduler_).Spawn(group_, "client-rpc", [this, envelope = *std::move(envelope)]() mutable {
       HandleClient(std::move(envelope));
     });
   }
@@ -259,12 +259,12 @@ absl::StatusOr<std::string> EtcdServer::MemberAdd(const etcd_dst::etcd::MemberAd
   std::sort(member.peer_urls.begin(), member.peer_urls.end());
   member.is_learner = request.islearner();
   // An API-added member: empty name, EMPTY token, and the current time.
-  member.id = ComputeMemberId(member.peer_urls, "", UnixSeconds(simulation_->Now()));
+  member.id = ComputeMemberId(member.peer_urls, "", UnixSeconds(scheduler_->Now()));
   if (config_.strict_reconfig_check) {
     if (!member.is_learner && !cluster_.ReadyToAddVotingMember()) {
       return absl::FailedPreconditionError(kErrNotEnoughStartedMembers);
     }
-    if (!ConnectedFullySince(simulation_->Now() - kHealthInterval)) return absl::UnavailableError(kErrUnhealthy);
+    if (!ConnectedFullySince(scheduler_->Now() - kHealthInterval)) return absl::UnavailableError(kErrUnhealthy);
   }
   raftpb::ConfChange change;
   change.type = member.is_learner ? raftpb::ConfChangeType::kAddLearnerNode : raftpb::ConfChangeType::kAddNode;
@@ -288,7 +288,7 @@ absl::StatusOr<std::string> EtcdServer::MemberRemove(const etcd_dst::etcd::Membe
     // A member that is down is safe to remove; otherwise protect the quorum.
     if (id == id_ || ActiveSince(id).has_value()) {
       const size_t voters = cluster_.VotingIds().size();
-      const size_t active = ConnectedSince(simulation_->Now() - kHealthInterval);
+      const size_t active = ConnectedSince(scheduler_->Now() - kHealthInterval);
       if (active < 2 + (voters - 1) / 2) return absl::UnavailableError(kErrUnhealthy);
     }
   }
@@ -309,8 +309,8 @@ absl::StatusOr<std::string> EtcdServer::MemberPromote(const etcd_dst::etcd::Memb
     // Only the leader knows the learner's progress: forward over the peer port.
     const Member* leader = cluster_.Find(raft_->lead());
     if (leader == nullptr || leader->peer_urls.empty()) return absl::UnavailableError(kErrNoLeader);
-    absl::StatusOr<Endpoint> to = ResolveUrl(*network_, leader->peer_urls[0], node_);
-    absl::StatusOr<Endpoint> from = ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0), node_);
+    absl::StatusOr<Endpoint> to = sim::ResolveUrl(*resolver_, leader->peer_urls[0], node_);
+    absl::StatusOr<Endpoint> from = sim::ResolveUrl(*resolver_, config_.initial_advertise_peer_urls.at(0), node_);
     if (!to.ok() || !from.ok()) return absl::UnavailableError(kErrNoLeader);
     return network_->Call({from->node, internal::EphemeralPort(*rng_)}, {to->node, to->port}, internal::kPromotePath,
                           request.SerializeAsString(), kRequestTimeout);

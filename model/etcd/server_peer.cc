@@ -15,7 +15,7 @@ const sim::SimDuration kRetryInterval = sim::SimDuration::Millis(100);
 }  // namespace
 
 void EtcdServer::ServePeers() {
-  absl::StatusOr<Endpoint> endpoint = ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0), node_);
+  absl::StatusOr<Endpoint> endpoint = sim::ResolveUrl(*resolver_, config_.initial_advertise_peer_urls.at(0), node_);
   SIM_CHECK(endpoint.ok(), "bad peer URL {}: {}", config_.initial_advertise_peer_urls.at(0), endpoint.status().ToString());
   absl::StatusOr<std::unique_ptr<sim::Listener>> listener = network_->Listen({endpoint->node, endpoint->port});
   if (!listener.ok()) {
@@ -26,14 +26,14 @@ void EtcdServer::ServePeers() {
     absl::StatusOr<sim::Envelope> envelope = (*listener)->Receive();
     if (!envelope.ok()) continue;
     if (envelope->kind == sim::Envelope::Kind::kConnection) {
-      simulation_->scheduler().Spawn(group_, "peer-reader",
+      (*scheduler_).Spawn(group_, "peer-reader",
                                      [this, connection = std::move(envelope->connection)]() mutable {
                                        PeerReader(std::move(connection));
                                      });
     } else if (envelope->kind == sim::Envelope::Kind::kCall && envelope->method == internal::kMembersPath) {
       envelope->Reply(cluster_.Serialize());
     } else if (envelope->kind == sim::Envelope::Kind::kCall && envelope->method == internal::kPromotePath) {
-      simulation_->scheduler().Spawn(group_, "promote-rpc", [this, envelope = *std::move(envelope)]() mutable {
+      (*scheduler_).Spawn(group_, "promote-rpc", [this, envelope = *std::move(envelope)]() mutable {
         etcd_dst::etcd::MemberPromoteRequest request;
         if (!request.ParseFromString(envelope.payload)) {
           envelope.Reply(absl::InvalidArgumentError("malformed request"));
@@ -79,17 +79,17 @@ void EtcdServer::EnsurePeer(MemberId peer) {
   link->id = peer;
   link->queue = std::make_unique<sim::Channel<std::string>>(4096);
   peers_[peer] = std::move(link);
-  simulation_->scheduler().Spawn(group_, fmt::format("peer-writer-{}", FormatId(peer)), [this, peer] { PeerWriter(peer); });
+  (*scheduler_).Spawn(group_, fmt::format("peer-writer-{}", FormatId(peer)), [this, peer] { PeerWriter(peer); });
 }
 
 void EtcdServer::PeerWriter(MemberId peer) {
   PeerLink& link = *peers_.at(peer);
-  absl::StatusOr<Endpoint> self = ResolveUrl(*network_, config_.initial_advertise_peer_urls.at(0), node_);
+  absl::StatusOr<Endpoint> self = sim::ResolveUrl(*resolver_, config_.initial_advertise_peer_urls.at(0), node_);
   SIM_CHECK(self.ok(), "bad peer URL");
   while (!link.removed) {
     const Member* member = cluster_.Find(peer);
     absl::StatusOr<Endpoint> target =
-        member != nullptr && !member->peer_urls.empty() ? ResolveUrl(*network_, member->peer_urls[0], node_)
+        member != nullptr && !member->peer_urls.empty() ? sim::ResolveUrl(*resolver_, member->peer_urls[0], node_)
                                                         : absl::StatusOr<Endpoint>(absl::NotFoundError("no URL"));
     if (!target.ok()) {
       sim::this_actor::SleepFor(kRetryInterval);
@@ -102,7 +102,7 @@ void EtcdServer::PeerWriter(MemberId peer) {
       sim::this_actor::SleepFor(kRetryInterval);
       continue;
     }
-    link.active_since = simulation_->Now();
+    link.active_since = scheduler_->Now();
     sim::TraceEvent("PeerActive").Detail("member", config_.name).Detail("peer", sim::Hex{peer});
     bool healthy = true;
     while (healthy && !link.removed) {

@@ -11,7 +11,7 @@ namespace model::etcd {
 
 void EtcdServer::RaftLoop() {
   const sim::SimDuration tick = config_.heartbeat;
-  sim::SimTime next_tick = simulation_->Now() + tick;
+  sim::SimTime next_tick = scheduler_->Now() + tick;
   auto handle = [this](std::unique_ptr<Event> event) {
     switch (event->kind) {
       case Event::Kind::kMessage:
@@ -36,7 +36,7 @@ void EtcdServer::RaftLoop() {
     }
   };
   while (true) {
-    const sim::SimTime now = simulation_->Now();
+    const sim::SimTime now = scheduler_->Now();
     absl::StatusOr<std::unique_ptr<Event>> event =
         inbox_->Receive(next_tick > now ? next_tick - now : sim::SimDuration::Zero());
     if (event.ok()) {
@@ -47,7 +47,7 @@ void EtcdServer::RaftLoop() {
         handle(std::move(*more));
       }
     }
-    if (simulation_->Now() >= next_tick) {
+    if (scheduler_->Now() >= next_tick) {
       raft_->Tick();
       next_tick += tick;
     }
@@ -209,8 +209,9 @@ void EtcdServer::ApplyConfChange(const raftpb::Entry& entry) {
   if (change.type == raftpb::ConfChangeType::kRemoveNode && change.node_id == id_ && valid.ok()) {
     // A removed member stops itself (etcd: "the member has been permanently removed").
     state_ = State::kStopped;
+    if (!exit_promise_.fulfilled()) exit_promise_.Set(0);
     sim::TraceEvent("EtcdStopped").Detail("member", config_.name).Detail("reason", "removed from the cluster");
-    simulation_->scheduler().KillGroup(group_);
+    (*scheduler_).KillGroup(group_);
   }
 }
 

@@ -35,8 +35,8 @@ class EtcdWorld {
     config.initial_cluster_state = state;
     configs_[name] = config;
     world_.AddMachine(name, {}, [this, name](sim::Group* group, int) {
-      servers_[name] = std::make_unique<EtcdServer>(&simulation_, &world_.network(), world_.node(name),
-                                                    &world_.disk(name), configs_[name]);
+      servers_[name] = std::make_unique<EtcdServer>(world_.Context(name, &simulation_.Stream("etcd." + name)),
+                                                    configs_[name]);
       servers_[name]->Start(simulation_.scheduler().CreateGroup("etcd", group));
     });
   }

@@ -104,7 +104,7 @@ void EtcdServer::LoadLeases(const bbolt::Buckets& buckets) {
         [](int, std::string) { return true; });
     if (!parsed) continue;  // damaged record: skipped (the model never writes one)
     // After a restart every lease gets its full TTL again, as etcd's lessor does.
-    leases_[id] = Lease{ttl, simulation_->Now() + sim::SimDuration::Seconds(ttl), false};
+    leases_[id] = Lease{ttl, scheduler_->Now() + sim::SimDuration::Seconds(ttl), false};
   }
 }
 
@@ -113,7 +113,7 @@ absl::StatusOr<std::string> EtcdServer::ApplyLease(const etcd_dst::etcd::Interna
     const int64_t id = request.lease_grant().id();
     if (leases_.contains(id)) return absl::AlreadyExistsError(kErrLeaseExists);
     const int64_t ttl = std::max<int64_t>(request.lease_grant().ttl(), 5);  // etcd's minimum TTL
-    leases_[id] = Lease{ttl, simulation_->Now() + sim::SimDuration::Seconds(ttl), false};
+    leases_[id] = Lease{ttl, scheduler_->Now() + sim::SimDuration::Seconds(ttl), false};
     std::string record;
     pb::PutUint(record, 1, static_cast<uint64_t>(id));
     pb::PutUint(record, 2, static_cast<uint64_t>(ttl));
@@ -142,7 +142,7 @@ absl::StatusOr<std::string> EtcdServer::LeaseKeepAlive(const etcd_dst::etcd::Lea
   if (raft_->role() != raft::Role::kLeader) return absl::UnavailableError("etcdserver: not leader");
   auto it = leases_.find(request.id());
   if (it == leases_.end()) return absl::NotFoundError(kErrLeaseNotFound);
-  it->second.expiry = simulation_->Now() + sim::SimDuration::Seconds(it->second.ttl);
+  it->second.expiry = scheduler_->Now() + sim::SimDuration::Seconds(it->second.ttl);
   etcd_dst::etcd::LeaseKeepAliveResponse response;
   *response.mutable_header() = Header();
   response.set_id(request.id());
@@ -157,15 +157,15 @@ void EtcdServer::LessorLoop() {
     const bool leader = raft_->role() == raft::Role::kLeader;
     if (leader && !was_leader) {
       // A new leader extends every lease: nobody could keep them alive meanwhile.
-      for (auto& [id, lease] : leases_) lease.expiry = simulation_->Now() + sim::SimDuration::Seconds(lease.ttl);
+      for (auto& [id, lease] : leases_) lease.expiry = scheduler_->Now() + sim::SimDuration::Seconds(lease.ttl);
     }
     was_leader = leader;
     if (!leader) continue;
     for (auto& [id, lease] : leases_) {
-      if (lease.revoking || lease.expiry > simulation_->Now()) continue;
+      if (lease.revoking || lease.expiry > scheduler_->Now()) continue;
       lease.revoking = true;
       const int64_t lease_id = id;
-      simulation_->scheduler().Spawn(group_, "lease-revoke", [this, lease_id] {
+      (*scheduler_).Spawn(group_, "lease-revoke", [this, lease_id] {
         etcd_dst::etcd::InternalRaftRequest request;
         request.mutable_lease_revoke()->set_id(lease_id);
         const uint64_t request_id = NextRequestId();

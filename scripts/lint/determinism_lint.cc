@@ -1,5 +1,7 @@
 #include "lint/determinism_lint.h"
 
+#include "lint/source_files.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -144,23 +146,9 @@ std::vector<Finding> LintSource(const std::string& file, const std::string& text
 }
 
 std::vector<Finding> LintTree(const std::string& top, const std::vector<std::string>& roots) {
-  std::vector<std::string> files;
-  for (const std::string& root : roots) {
-    const std::filesystem::path dir = std::filesystem::path(top) / root;
-    if (!std::filesystem::exists(dir)) continue;
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-      const std::string ext = entry.path().extension().string();
-      if (entry.is_regular_file() && (ext == ".h" || ext == ".cc")) files.push_back(entry.path().string());
-    }
-  }
-  std::sort(files.begin(), files.end());
   std::vector<Finding> findings;
-  for (const std::string& path : files) {
-    std::ifstream in(path);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    const std::string relative = std::filesystem::relative(path, top).string();
-    for (Finding& finding : LintSource(relative, buffer.str())) findings.push_back(std::move(finding));
+  for (const auto& [file, text] : ReadSources(top, roots, {".h", ".cc"})) {
+    for (Finding& finding : LintSource(file, text)) findings.push_back(std::move(finding));
   }
   return findings;
 }

@@ -1,0 +1,114 @@
+#include "cluster/cluster.h"
+
+#include "fmt/format.h"
+#include "sim/check.h"
+#include "sim/trace.h"
+
+namespace cluster {
+
+Cluster::Cluster(sim::Simulation* simulation, sim::World* world, std::vector<std::string> nodes)
+    : simulation_(simulation), world_(world), nodes_(std::move(nodes)), names_(&world->network()) {
+  SIM_CHECK(!nodes_.empty(), "a cluster needs nodes");
+  for (const std::string& node : nodes_) world_->AddHost(node);
+  world_->set_resolver(this);
+}
+
+Cluster::~Cluster() { world_->set_resolver(nullptr); }
+
+void Cluster::CreateStatefulSet(StatefulSetSpec spec) {
+  SIM_CHECK(!statefulsets_.contains(spec.name), "StatefulSet {} created twice", spec.name);
+  StatefulSet& set = statefulsets_[spec.name];
+  set.spec = std::move(spec);
+  sim::TraceEvent("StatefulSetCreated")
+      .Detail("name", set.spec.name)
+      .Detail("replicas", set.spec.replicas)
+      .Detail("policy", set.spec.policy == PodManagementPolicy::kParallel ? "Parallel" : "OrderedReady");
+  const int first_batch = set.spec.policy == PodManagementPolicy::kParallel ? set.spec.replicas : 1;
+  for (int ordinal = 0; ordinal < std::min(first_batch, set.spec.replicas); ++ordinal) CreatePod(set, ordinal);
+}
+
+std::string Cluster::NodeFor(int ordinal) const { return nodes_[static_cast<size_t>(ordinal) % nodes_.size()]; }
+
+void Cluster::CreatePod(StatefulSet& set, int ordinal) {
+  const std::string pod = fmt::format("{}-{}", set.spec.name, ordinal);
+  const std::string volume = "data-" + pod;  // the PVC of the ordinal, kept for the pod's next lives
+  Pod& entry = pods_[pod];
+  entry.statefulset = set.spec.name;
+  entry.ordinal = ordinal;
+  entry.kubelet = std::make_unique<Kubelet>(&simulation_->scheduler(), pod, set.spec.containers(ordinal));
+  entry.kubelet->set_on_ready_change([this, pod](bool ready) { OnReadyChange(pod, ready); });
+  world_->AddVolume(volume, set.spec.volume);
+  Kubelet* kubelet = entry.kubelet.get();
+  world_->AddPod(pod, NodeFor(ordinal), volume, [kubelet](sim::Group* group, int boot) { kubelet->Boot(group, boot); });
+  sim::TraceEvent("PodCreated").Detail("pod", pod).Detail("node", NodeFor(ordinal));
+  world_->Start(pod);  // Pending for its planned scheduling delay, if any
+}
+
+void Cluster::OnReadyChange(const std::string& pod, bool ready) {
+  Pod& entry = pods_.at(pod);
+  StatefulSet& set = statefulsets_.at(entry.statefulset);
+  const int next = entry.ordinal + 1;
+  if (ready && set.spec.policy == PodManagementPolicy::kOrderedReady && next < set.spec.replicas &&
+      !pods_.contains(fmt::format("{}-{}", set.spec.name, next))) {
+    CreatePod(set, next);
+  }
+  // The endpoints controller catches up after a lag, with what is true then.
+  simulation_->scheduler().ScheduleAfter(kEndpointLag, [this, pod] {
+    StatefulSet& lagging = statefulsets_.at(pods_.at(pod).statefulset);
+    const bool now_ready = Ready(pod);
+    const bool changed = now_ready ? lagging.endpoints.insert(pod).second : lagging.endpoints.erase(pod) > 0;
+    if (changed) {
+      sim::TraceEvent("EndpointsUpdated")
+          .Detail("service", lagging.spec.client_service)
+          .Detail("pod", pod)
+          .Detail("ready", now_ready);
+    }
+  });
+}
+
+std::vector<std::string> Cluster::Pods(const std::string& statefulset) const {
+  std::vector<std::string> pods;
+  for (const auto& [name, pod] : pods_) {
+    if (pod.statefulset == statefulset) pods.push_back(name);
+  }
+  return pods;
+}
+
+bool Cluster::Bound(const std::string& pod) const { return pods_.contains(pod) && world_->boots(pod) > 0; }
+
+bool Cluster::Ready(const std::string& pod) const {
+  auto it = pods_.find(pod);
+  return it != pods_.end() && world_->running(pod) && it->second.kubelet->Ready();
+}
+
+std::vector<std::string> Cluster::Endpoints(const std::string& client_service) const {
+  for (const auto& [name, set] : statefulsets_) {
+    if (set.spec.client_service == client_service) return {set.endpoints.begin(), set.endpoints.end()};
+  }
+  return {};
+}
+
+absl::StatusOr<sim::NodeId> Cluster::Resolve(std::string_view host, sim::NodeId self) const {
+  if (host == "localhost" || host == "127.0.0.1") return self;
+  const std::string name(host);
+  const std::string pod = name.substr(0, name.find('.'));
+  if (auto it = pods_.find(pod); it != pods_.end()) {
+    const std::string domain = name.size() > pod.size() ? name.substr(pod.size() + 1) : "";
+    const std::string& peer = statefulsets_.at(it->second.statefulset).spec.peer_service;
+    if (domain.empty() || domain == peer || domain.rfind(peer + ".", 0) == 0) {
+      if (!Bound(pod)) return absl::NotFoundError(fmt::format("lookup {}: no such host", host));
+      return world_->node(pod);
+    }
+  }
+  for (const auto& [set_name, set] : statefulsets_) {
+    const std::string& service = set.spec.client_service;
+    if (name != service && name.rfind(service + ".", 0) != 0) continue;
+    if (set.endpoints.empty()) {
+      return absl::UnavailableError(fmt::format("connection refused (service {} has no ready endpoints)", service));
+    }
+    return world_->node(*set.endpoints.begin());
+  }
+  return names_.Resolve(host, self);
+}
+
+}  // namespace cluster

@@ -1,0 +1,88 @@
+// The Kubernetes layer over the simulated world (sim/world.h): nodes (world
+// hosts), StatefulSets whose pods are world pods with a kubelet each and a
+// PersistentVolumeClaim per ordinal (a world volume, kept across pod
+// restarts), the scheduler (a pod waits Pending for its planned delay before
+// it is bound: the world's delayed start), and services: the headless peer
+// service resolves a pod's DNS name once the pod is bound, Ready or not
+// (publishNotReadyAddresses); the client service routes to Ready pods only,
+// with endpoint updates that lag. The cluster is the world's resolver.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cluster/kubelet.h"
+#include "sim/resolver.h"
+#include "sim/simulation.h"
+#include "sim/world.h"
+
+namespace cluster {
+
+enum class PodManagementPolicy { kParallel, kOrderedReady };
+
+struct StatefulSetSpec {
+  std::string name;  // pods are <name>-<ordinal>, volumes data-<name>-<ordinal>
+  int replicas = 3;
+  PodManagementPolicy policy = PodManagementPolicy::kParallel;
+  std::string peer_service;    // headless: <pod>.<peer_service> resolves
+  std::string client_service;  // routes to Ready pods
+  sim::DiskOptions volume;
+  // The containers of the pod with this ordinal.
+  std::function<std::vector<ContainerSpec>(int ordinal)> containers;
+};
+
+class Cluster : public sim::Resolver {
+ public:
+  // How long the client service's endpoints lag a pod's readiness.
+  static constexpr sim::SimDuration kEndpointLag = sim::SimDuration::Seconds(1);
+
+  // Adds `nodes` as world hosts and becomes the world's resolver.
+  Cluster(sim::Simulation* simulation, sim::World* world, std::vector<std::string> nodes);
+  ~Cluster() override;
+
+  // Creates the StatefulSet; its controller creates the pods as the policy
+  // says (Parallel: all at once; OrderedReady: each once the one before is
+  // Ready). Call before the run or from an actor.
+  void CreateStatefulSet(StatefulSetSpec spec);
+
+  std::vector<std::string> Pods(const std::string& statefulset) const;
+  Kubelet& kubelet(const std::string& pod) { return *pods_.at(pod).kubelet; }
+  // Created by the controller (it may still be Pending).
+  bool Created(const std::string& pod) const { return pods_.contains(pod); }
+  // Bound to a node and booted at least once: it has an IP and a DNS name.
+  bool Bound(const std::string& pod) const;
+  bool Ready(const std::string& pod) const;
+  // The pods the client service routes to now.
+  std::vector<std::string> Endpoints(const std::string& client_service) const;
+
+  // sim::Resolver: localhost, <pod>.<peer-service>, <pod>, <client-service>
+  // (one of its endpoints, the first in ordinal order), and world names.
+  absl::StatusOr<sim::NodeId> Resolve(std::string_view host, sim::NodeId self) const override;
+
+ private:
+  struct Pod {
+    std::string statefulset;
+    int ordinal = 0;
+    std::unique_ptr<Kubelet> kubelet;
+  };
+  struct StatefulSet {
+    StatefulSetSpec spec;
+    std::set<std::string> endpoints;  // the client service's view, lagging
+  };
+  void CreatePod(StatefulSet& set, int ordinal);
+  void OnReadyChange(const std::string& pod, bool ready);
+  std::string NodeFor(int ordinal) const;
+
+  sim::Simulation* simulation_;
+  sim::World* world_;
+  std::vector<std::string> nodes_;
+  sim::NetworkResolver names_;
+  std::map<std::string, StatefulSet> statefulsets_;
+  std::map<std::string, Pod> pods_;
+};
+
+}  // namespace cluster

@@ -1,0 +1,120 @@
+#include "cluster/cluster.h"
+
+#include <gtest/gtest.h>
+
+
+namespace cluster {
+namespace {
+
+using sim::SimDuration;
+using sim::SimTime;
+
+double Seconds(SimTime time) { return static_cast<double>(time.nanos()) / 1e9; }
+
+// A three-node cluster with one StatefulSet whose pods run one container; a pod is Ready while
+// its entry in `healthy` is true (probed every second after 2 s).
+class ClusterTest : public testing::Test {
+ protected:
+  ClusterTest() : simulation_({.seed = 4, .workload = "cluster-test"}), world_(&simulation_) {
+    cluster_ = std::make_unique<Cluster>(&simulation_, &world_, std::vector<std::string>{"node-0", "node-1", "node-2"});
+  }
+  ~ClusterTest() override {
+    simulation_.Shutdown();
+    cluster_.reset();
+  }
+
+  void Create(PodManagementPolicy policy, const sim::FaultPlan& plan = {}) {
+    world_.ApplyPlan(plan);
+    cluster_->CreateStatefulSet({.name = "etcd-main",
+                                 .replicas = 3,
+                                 .policy = policy,
+                                 .peer_service = "etcd-main-peer",
+                                 .client_service = "etcd-main-client",
+                                 .containers = [this](int ordinal) {
+                                   return std::vector<ContainerSpec>{
+                                       {.name = "etcd",
+                                        .main = [this, ordinal](sim::Group*) {
+                                          started_[ordinal] = Seconds(simulation_.Now());
+                                          sim::this_actor::SleepFor(SimDuration::Max());
+                                          return 0;
+                                        },
+                                        .readiness = ReadinessProbe{.check = [this, ordinal] { return healthy_[ordinal]; },
+                                                                    .initial_delay = SimDuration::Seconds(2),
+                                                                    .period = SimDuration::Seconds(1),
+                                                                    .failure_threshold = 2}}};
+                                 }});
+  }
+  void RunUntil(double seconds) {
+    simulation_.scheduler().Run({.until = SimTime::Zero() + SimDuration::Millis(static_cast<int64_t>(seconds * 1000))});
+  }
+  std::string Resolved(const std::string& name) {
+    absl::StatusOr<sim::NodeId> node = cluster_->Resolve(name, 0);
+    return node.ok() ? world_.network().NodeName(*node) : std::string(absl::StatusCodeToString(node.status().code()));
+  }
+
+  sim::Simulation simulation_;
+  sim::World world_;
+  std::unique_ptr<Cluster> cluster_;
+  std::map<int, bool> healthy_ = {{0, true}, {1, true}, {2, true}};
+  std::map<int, double> started_;
+};
+
+// Parallel creates every pod at once, spread over the nodes, each with its own volume.
+TEST_F(ClusterTest, ParallelCreatesAllPodsAtOnce) {
+  Create(PodManagementPolicy::kParallel);
+  RunUntil(1);
+  EXPECT_EQ(cluster_->Pods("etcd-main"), (std::vector<std::string>{"etcd-main-0", "etcd-main-1", "etcd-main-2"}));
+  EXPECT_EQ(started_, (std::map<int, double>{{0, 0}, {1, 0}, {2, 0}}));
+  EXPECT_EQ(world_.host_of("etcd-main-1"), "node-1");
+  EXPECT_EQ(&world_.disk("etcd-main-2"), &world_.volume("data-etcd-main-2"));
+}
+
+// OrderedReady creates each pod once the one before it is Ready (2 s probe delay each).
+TEST_F(ClusterTest, OrderedReadyCreatesOneByOne) {
+  Create(PodManagementPolicy::kOrderedReady);
+  RunUntil(1);
+  EXPECT_EQ(cluster_->Pods("etcd-main"), std::vector<std::string>{"etcd-main-0"});
+  RunUntil(10);
+  EXPECT_EQ(started_, (std::map<int, double>{{0, 0}, {1, 2}, {2, 4}}));
+}
+
+// A pod Pending for its scheduling delay has no DNS name on the peer service until it is bound,
+// and the client service never routes to it before it is Ready.
+TEST_F(ClusterTest, PendingPodDoesNotResolve) {
+  sim::FaultPlan plan;
+  auto* delay = plan.add_actions()->mutable_delay_start();
+  delay->set_node("etcd-main-2");
+  delay->set_delay_ns(SimDuration::Seconds(30).nanos());
+  Create(PodManagementPolicy::kParallel, plan);
+  RunUntil(10);
+  EXPECT_EQ(Resolved("etcd-main-0.etcd-main-peer"), "etcd-main-0");
+  EXPECT_EQ(Resolved("etcd-main-2.etcd-main-peer.default.svc"), "NOT_FOUND");
+  EXPECT_EQ(cluster_->Endpoints("etcd-main-client"), (std::vector<std::string>{"etcd-main-0", "etcd-main-1"}));
+  RunUntil(31);
+  EXPECT_EQ(Resolved("etcd-main-2.etcd-main-peer"), "etcd-main-2");
+  EXPECT_FALSE(cluster_->Ready("etcd-main-2"));
+  RunUntil(40);
+  EXPECT_EQ(started_.at(2), 30);
+  EXPECT_EQ(cluster_->Endpoints("etcd-main-client").size(), 3u);
+}
+
+// The client service drops a pod that turns NotReady, one endpoint lag after the probe says so,
+// and resolves to a Ready pod; with none Ready it refuses.
+TEST_F(ClusterTest, ClientServiceRoutesToReadyPodsOnly) {
+  Create(PodManagementPolicy::kParallel);
+  RunUntil(5);
+  EXPECT_EQ(Resolved("etcd-main-client"), "etcd-main-0");
+  simulation_.scheduler().ScheduleAt(SimTime::Zero() + SimDuration::Millis(5500), [this] { healthy_[0] = false; });
+  RunUntil(7.9);  // failures at 6 and 7: NotReady at 7, endpoints follow at 8
+  EXPECT_EQ(cluster_->Endpoints("etcd-main-client").size(), 3u);
+  RunUntil(8.1);
+  EXPECT_EQ(cluster_->Endpoints("etcd-main-client"), (std::vector<std::string>{"etcd-main-1", "etcd-main-2"}));
+  EXPECT_EQ(Resolved("etcd-main-client"), "etcd-main-1");
+  EXPECT_EQ(Resolved("etcd-main-0.etcd-main-peer"), "etcd-main-0");  // peers still resolve it
+  healthy_[1] = healthy_[2] = false;
+  RunUntil(12);
+  EXPECT_EQ(Resolved("etcd-main-client"), "UNAVAILABLE");
+}
+
+}  // namespace
+}  // namespace cluster
