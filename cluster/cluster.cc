@@ -11,9 +11,30 @@ Cluster::Cluster(sim::Simulation* simulation, sim::World* world, std::vector<std
   SIM_CHECK(!nodes_.empty(), "a cluster needs nodes");
   for (const std::string& node : nodes_) world_->AddHost(node);
   world_->set_resolver(this);
+  world_->set_action_handler([this](const etcd_dst::faults::Action& action) { return Perform(action); });
 }
 
-Cluster::~Cluster() { world_->set_resolver(nullptr); }
+Cluster::~Cluster() {
+  world_->set_resolver(nullptr);
+  world_->set_action_handler(nullptr);
+}
+
+bool Cluster::Perform(const etcd_dst::faults::Action& action) {
+  if (action.has_container_kill()) {
+    const auto& kill = action.container_kill();
+    if (pods_.contains(kill.pod())) pods_.at(kill.pod()).kubelet->KillContainer(kill.container());
+    return true;  // a pod not created yet has nothing to kill
+  }
+  if (action.has_api_server_outage()) {
+    SIM_CHECK(api_ != nullptr, "an API-server outage in a cluster without an API server");
+    api_->set_available(false);
+    simulation_->scheduler().ScheduleAfter(sim::SimDuration::Nanos(action.api_server_outage().duration_ns()),
+                                           [this] { api_->set_available(true); });
+    return true;
+  }
+  if (action.has_pod_delete() && !pods_.contains(action.pod_delete().pod())) return true;
+  return false;  // the world does the rest
+}
 
 void Cluster::CreateStatefulSet(StatefulSetSpec spec) {
   SIM_CHECK(!statefulsets_.contains(spec.name), "StatefulSet {} created twice", spec.name);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/api_server.h"
 #include "cluster/kubelet.h"
 #include "sim/resolver.h"
 #include "sim/simulation.h"
@@ -59,6 +60,9 @@ class Cluster : public sim::Resolver {
   // The pods the client service routes to now.
   std::vector<std::string> Endpoints(const std::string& client_service) const;
 
+  // The API server whose outages the fault plan may ask for.
+  void set_api_server(ApiServer* api) { api_ = api; }
+
   // sim::Resolver: localhost, <pod>.<peer-service>, <pod>, <client-service>
   // (one of its endpoints, the first in ordinal order), and world names.
   absl::StatusOr<sim::NodeId> Resolve(std::string_view host, sim::NodeId self) const override;
@@ -74,11 +78,14 @@ class Cluster : public sim::Resolver {
     std::set<std::string> endpoints;  // the client service's view, lagging
   };
   void CreatePod(StatefulSet& set, int ordinal);
+  // The plan's actions about what the cluster models (World::ActionHandler).
+  bool Perform(const etcd_dst::faults::Action& action);
   void OnReadyChange(const std::string& pod, bool ready);
   std::string NodeFor(int ordinal) const;
 
   sim::Simulation* simulation_;
   sim::World* world_;
+  ApiServer* api_ = nullptr;
   std::vector<std::string> nodes_;
   sim::NetworkResolver names_;
   std::map<std::string, StatefulSet> statefulsets_;

@@ -23,7 +23,7 @@ class ClusterTest : public testing::Test {
     cluster_.reset();
   }
 
-  void Create(PodManagementPolicy policy, const sim::FaultPlan& plan = {}) {
+  void Create(PodManagementPolicy policy, const sim::FaultPlan& plan = sim::FaultPlan()) {
     world_.ApplyPlan(plan);
     cluster_->CreateStatefulSet({.name = "etcd-main",
                                  .replicas = 3,
@@ -114,6 +114,51 @@ TEST_F(ClusterTest, ClientServiceRoutesToReadyPodsOnly) {
   healthy_[1] = healthy_[2] = false;
   RunUntil(12);
   EXPECT_EQ(Resolved("etcd-main-client"), "UNAVAILABLE");
+}
+
+// The plan's Kubernetes faults happen as Kubernetes would do them: a killed container comes
+// back after its back-off, a deleted pod comes back at once with its volume's data, a lost
+// volume comes back empty, and the API server is unavailable for the outage.
+TEST_F(ClusterTest, PlanFaults) {
+  ApiServer api(&simulation_.scheduler(), &world_.network());
+  cluster_->set_api_server(&api);
+  sim::FaultPlan plan;
+  auto add = [&plan](int64_t seconds) {
+    auto* action = plan.add_actions();
+    action->set_at_ns(SimDuration::Seconds(seconds).nanos());
+    return action;
+  };
+  add(5)->mutable_container_kill()->set_pod("etcd-main-0");
+  plan.mutable_actions(0)->mutable_container_kill()->set_container("etcd");
+  add(6)->mutable_pod_delete()->set_pod("etcd-main-1");
+  add(7)->mutable_volume_loss()->set_volume("data-etcd-main-2");
+  add(8)->mutable_api_server_outage()->set_duration_ns(SimDuration::Seconds(4).nanos());
+  sim::FaultSurface surface;
+  surface.nodes = {"etcd-main-0", "etcd-main-1", "etcd-main-2"};
+  surface.hosts = {"node-0", "node-1", "node-2"};
+  surface.volumes = {"data-etcd-main-0", "data-etcd-main-1", "data-etcd-main-2"};
+  surface.containers = {"etcd"};
+  surface.api_server = true;
+  ASSERT_TRUE(sim::ValidatePlan(plan, surface).ok()) << sim::ValidatePlan(plan, surface);
+  Create(PodManagementPolicy::kParallel, plan);
+  RunUntil(1);
+  for (const char* volume : {"data-etcd-main-1", "data-etcd-main-2"}) {
+    sim::Disk& disk = world_.volume(volume);
+    absl::StatusOr<int> fd = disk.Open("marker", {.create = true});
+    ASSERT_TRUE(fd.ok());
+    ASSERT_TRUE(disk.Pwrite(*fd, 0, "kept").ok());
+  }
+  RunUntil(10);
+  EXPECT_EQ(cluster_->kubelet("etcd-main-0").status("etcd").restart_count, 0);  // in its 10 s back-off
+  EXPECT_EQ(cluster_->kubelet("etcd-main-0").status("etcd").last_termination->exit_code, 137);
+  EXPECT_EQ(started_.at(1), 6);
+  EXPECT_TRUE(world_.volume("data-etcd-main-1").Exists("marker"));
+  EXPECT_EQ(started_.at(2), 7);
+  EXPECT_FALSE(world_.volume("data-etcd-main-2").Exists("marker"));
+  EXPECT_FALSE(api.available());
+  RunUntil(16);
+  EXPECT_TRUE(api.available());
+  EXPECT_EQ(started_.at(0), 15);
 }
 
 }  // namespace

@@ -262,6 +262,15 @@ void Disk::FillUp() {
   TraceEvent("DiskFull").Detail("disk", name_).Detail("capacity", options_.capacity_bytes);
 }
 
+void Disk::Wipe() {
+  inodes_.clear();
+  inodes_[kRoot].is_directory = true;
+  durable_names_.clear();
+  journal_.clear();
+  fds_.clear();
+  TraceEvent("VolumeWiped").Detail("disk", name_);
+}
+
 void Disk::EndFaults() {
   fsync_error_per_million_ = 0;
   read_error_per_million_ = 0;

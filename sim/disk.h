@@ -181,6 +181,10 @@ class Disk {
   void FailNextFsyncs(uint32_t count) { failing_fsyncs_ = count; }
   // The disk is full from now on (capacity = what is used).
   void FillUp();
+  // The volume is lost (a deleted PersistentVolumeClaim, a replaced disk):
+  // every file, cached or durable, is gone and open descriptors are closed.
+  // Its owner stops the processes using it first.
+  void Wipe();
   void RestoreCapacity() { options_.capacity_bytes = configured_capacity_bytes_; }
   // The liveness phase: fsyncs and reads stop failing and the disk has its
   // configured capacity again. Data already doomed by a failed fsync stays

@@ -221,6 +221,15 @@ std::string DescribeAction(const Action& action) {
       return fmt::format("{} disk_fault disk={} kind={} per_million={} duration={}", at, d.disk(), kind,
                          d.per_million(), Nanos(d.duration_ns()));
     }
+    case Action::kContainerKill:
+      return fmt::format("{} container_kill pod={} container={}", at, action.container_kill().pod(),
+                         action.container_kill().container());
+    case Action::kPodDelete:
+      return fmt::format("{} pod_delete pod={}", at, action.pod_delete().pod());
+    case Action::kVolumeLoss:
+      return fmt::format("{} volume_loss volume={}", at, action.volume_loss().volume());
+    case Action::kApiServerOutage:
+      return fmt::format("{} api_server_outage duration={}", at, Nanos(action.api_server_outage().duration_ns()));
     case Action::KIND_NOT_SET:
       break;
   }

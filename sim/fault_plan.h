@@ -22,6 +22,11 @@ struct FaultSurface {
   // names as `nodes` (machines: a host, a volume and a pod of one name).
   std::vector<std::string> hosts;
   std::vector<std::string> volumes;
+  // Containers a plan may kill (in any pod), and whether there is a
+  // Kubernetes API server to take down; pod deletes and volume losses need
+  // only pods and volumes.
+  std::vector<std::string> containers;
+  bool api_server = false;
   const std::vector<std::string>& host_names() const { return hosts.empty() ? nodes : hosts; }
   const std::vector<std::string>& volume_names() const { return volumes.empty() ? nodes : volumes; }
   SimDuration horizon = SimDuration::Seconds(30);  // actions fall in [0, horizon)

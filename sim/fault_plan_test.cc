@@ -144,10 +144,22 @@ TEST(FaultPlanTest, HostsVolumesAndPodsApart) {
            {"actions { power_loss { node: 'etcd-0' } }", "unknown host 'etcd-0'"},
            {"actions { crash { node: 'node-a' } }", "unknown node 'node-a'"},
            {"actions { disk_fault { disk: 'etcd-1' } }", "unknown volume 'etcd-1'"},
-           {"disks { disk: 'etcd-1' persist_unit_bytes: 4096 }", "unknown disk 'etcd-1'"}}) {
+           {"disks { disk: 'etcd-1' persist_unit_bytes: 4096 }", "unknown disk 'etcd-1'"},
+           {"actions { container_kill { pod: 'etcd-0' container: 'etcd' } }", "unknown container 'etcd'"},
+           {"actions { pod_delete { pod: 'data-0' } }", "unknown node 'data-0'"},
+           {"actions { volume_loss { volume: 'etcd-0' } }", "unknown volume 'etcd-0'"},
+           {"actions { api_server_outage { duration_ns: 5 } }", "no API server"}}) {
     const absl::Status status = ValidatePlan(*ParsePlanText(text), surface);
     EXPECT_NE(status.message().find(expected), std::string::npos) << text << ": " << status;
   }
+  surface.containers = {"etcd", "backup-restore"};
+  surface.api_server = true;
+  const std::string kubernetes_faults =
+      "actions { container_kill { pod: 'etcd-0' container: 'backup-restore' } }"
+      "actions { pod_delete { pod: 'etcd-1' } } actions { volume_loss { volume: 'data-2' } }"
+      "actions { api_server_outage { duration_ns: 5000000000 } }";
+  EXPECT_TRUE(ValidatePlan(*ParsePlanText(kubernetes_faults), surface).ok());
+  EXPECT_FALSE(ValidatePlan(*ParsePlanText("actions { api_server_outage { duration_ns: -1 } }"), surface).ok());
 }
 
 }  // namespace

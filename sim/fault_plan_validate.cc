@@ -1,5 +1,6 @@
 // ValidatePlan: every field of a plan against its stated range and the
 // workload's fault surface. Errors name the field and the action index.
+#include <algorithm>
 #include <set>
 
 #include "fmt/format.h"
@@ -158,6 +159,25 @@ class Validator {
         if (auto s = Rate(fault.per_million(), where("per_million")); !s.ok()) return s;
         return Time(fault.duration_ns(), where("duration_ns"));
       }
+      case Action::kContainerKill: {
+        if (auto s = Node(action.container_kill().pod(), i); !s.ok()) return s;
+        const auto& containers = surface_.containers;
+        if (std::find(containers.begin(), containers.end(), action.container_kill().container()) == containers.end()) {
+          return absl::InvalidArgumentError(fmt::format("action {} names unknown container '{}' (known: {})", i,
+                                                        action.container_kill().container(),
+                                                        fmt::join(containers, ", ")));
+        }
+        return absl::OkStatus();
+      }
+      case Action::kPodDelete:
+        return Node(action.pod_delete().pod(), i);
+      case Action::kVolumeLoss:
+        return Volume(action.volume_loss().volume(), i);
+      case Action::kApiServerOutage:
+        if (!surface_.api_server) {
+          return absl::InvalidArgumentError(fmt::format("action {}: this workload has no API server", i));
+        }
+        return Time(action.api_server_outage().duration_ns(), where("duration_ns"));
       case Action::KIND_NOT_SET:
         break;
     }

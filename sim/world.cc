@@ -188,6 +188,26 @@ void World::PowerOn(std::string_view name) {
   }
 }
 
+void World::DeletePod(std::string_view name) {
+  Pod& pod = GetPod(name);
+  TraceEvent("PodDeleted").Detail("pod", name);
+  const bool meant_to_run = pod.running || pod.wanted;
+  Crash(name);
+  if (meant_to_run) Restart(name);
+}
+
+void World::LoseVolume(std::string_view name) {
+  Disk& disk = volume(name);
+  std::string user;
+  for (auto& [pod_name, pod] : pods_) {
+    if (pod.volume == name) user = pod_name;
+  }
+  const bool restart = !user.empty() && (GetPod(user).running || GetPod(user).wanted);
+  if (!user.empty()) Crash(user);
+  disk.Wipe();
+  if (restart) Restart(user);
+}
+
 void World::MovePod(std::string_view name, std::string_view host) {
   Pod& pod = GetPod(name);
   SIM_CHECK(!pod.running, "pod {} must be stopped to move", name);
@@ -284,6 +304,7 @@ void World::Perform(const Action& action) {
     return;
   }
   TraceEvent("FaultInjected").Detail("action", DescribeAction(action));
+  if (action_handler_ && action_handler_(action)) return;
   Scheduler& scheduler = simulation_->scheduler();
   switch (action.kind_case()) {
     case Action::kPartition: {
@@ -329,6 +350,17 @@ void World::Perform(const Action& action) {
       break;
     case Action::kDiskFault:
       PerformDiskFault(action.disk_fault());
+      break;
+    case Action::kPodDelete:
+      DeletePod(action.pod_delete().pod());
+      break;
+    case Action::kVolumeLoss:
+      LoseVolume(action.volume_loss().volume());
+      break;
+    case Action::kContainerKill:
+    case Action::kApiServerOutage:
+      SIM_CHECK(false, "no layer performs {}: the workload's fault surface offers what it does not model",
+                DescribeAction(action));
       break;
     case Action::KIND_NOT_SET:
       break;

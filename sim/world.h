@@ -94,6 +94,17 @@ class World {
   // Configures the world from the plan and schedules its actions. Call once,
   // before starting the pods.
   void ApplyPlan(const FaultPlan& plan);
+  // A layer above (cluster/) performs the actions about what it models
+  // (container kills, API-server outages; pod deletes, which it may do its
+  // own way): the handler returns true if it performed the action.
+  using ActionHandler = std::function<bool(const etcd_dst::faults::Action& action)>;
+  void set_action_handler(ActionHandler handler) { action_handler_ = std::move(handler); }
+  // A pod deleted and created again by its controller: its processes die,
+  // it boots again at once on its host, with its volume.
+  void DeletePod(std::string_view pod);
+  // The volume's data is lost: the pod using it stops, the volume is
+  // emptied, the pod starts again.
+  void LoseVolume(std::string_view volume);
 
   // The liveness phase (TigerBeetle's VOPR): every fault ends for good. The
   // network heals and stops losing packets, volumes stop failing and get
@@ -155,6 +166,7 @@ class World {
   std::string export_directory_;
   absl::Status export_status_;
   bool faults_ended_ = false;
+  ActionHandler action_handler_;
 };
 
 }  // namespace sim
