@@ -32,7 +32,17 @@ bool Cluster::Perform(const etcd_dst::faults::Action& action) {
                                            [this] { api_->set_available(true); });
     return true;
   }
-  if (action.has_pod_delete() && !pods_.contains(action.pod_delete().pod())) return true;
+  if (action.has_pod_delete()) {
+    const std::string& pod = action.pod_delete().pod();
+    if (!pods_.contains(pod)) return true;  // not created yet
+    // The controller's new pod: the old one dies, the new one starts with a
+    // fresh status and the same volume.
+    world_->Crash(pod);
+    pods_.at(pod).kubelet->ResetForNewPod();
+    sim::TraceEvent("PodDeleted").Detail("pod", pod);
+    world_->Restart(pod);
+    return true;
+  }
   return false;  // the world does the rest
 }
 

@@ -153,6 +153,7 @@ TEST_F(ClusterTest, PlanFaults) {
   EXPECT_EQ(cluster_->kubelet("etcd-main-0").status("etcd").last_termination->exit_code, 137);
   EXPECT_EQ(started_.at(1), 6);
   EXPECT_TRUE(world_.volume("data-etcd-main-1").Exists("marker"));
+  EXPECT_FALSE(cluster_->kubelet("etcd-main-1").status("etcd").last_termination.has_value());  // a new pod
   EXPECT_EQ(started_.at(2), 7);
   EXPECT_FALSE(world_.volume("data-etcd-main-2").Exists("marker"));
   EXPECT_FALSE(api.available());

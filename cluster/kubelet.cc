@@ -70,21 +70,31 @@ void Kubelet::RestartWithoutBackOff() {
   }
 }
 
+void Kubelet::ResetForNewPod() {
+  for (auto& container : containers_) {
+    ++container->generation;  // the killed pod's runners no longer own the status
+    container->status = ContainerStatus{};
+    container->next_back_off = kInitialBackOff;
+  }
+}
+
 // Runs one container for the life of the pod's boot: start, wait for the
 // exit, back off, start again. Bounded by the simulation's end; the pod's
 // death (its group killed) unwinds it.
 void Kubelet::RunContainer(Container& container, sim::Group* pod_group) {
   // If the pod dies under a running container, nobody hears its exit.
+  const uint64_t generation = ++container.generation;
   struct PodDeath {
     Kubelet* kubelet;
     Container* container;
+    uint64_t generation;
     ~PodDeath() {
-      if (!container->status.running) return;
+      if (container->generation != generation || !container->status.running) return;
       container->status.running = false;
       container->status.last_termination = Termination{255, "Unknown", kubelet->scheduler_->Now()};
       kubelet->SetReady(*container, false);
     }
-  } pod_death{this, &container};
+  } pod_death{this, &container, generation};
   for (bool first = true;; first = false) {
     if (!first) {
       const sim::SimDuration back_off = container.next_back_off;

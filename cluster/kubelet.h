@@ -67,6 +67,9 @@ class Kubelet {
   bool KillContainer(const std::string& name);
   // The liveness phase: a container waiting out its back-off starts now.
   void RestartWithoutBackOff();
+  // The pod was deleted and created again: a new pod, with no restarts, no
+  // back-off and no last termination (call after its processes were killed).
+  void ResetForNewPod();
 
   const ContainerStatus& status(const std::string& container) const;
   // Every container running and ready.
@@ -83,6 +86,9 @@ class Kubelet {
     std::optional<int> killed_with;  // KillContainer's exit code
     sim::WaiterList back_off_waiters;
     bool skip_back_off = false;
+    // Which boot's runner owns the status: a killed pod's runner unwinds
+    // after the pod may have booted again, and must not touch the new one's.
+    uint64_t generation = 0;
   };
   void RunContainer(Container& container, sim::Group* pod_group);
   int RunOnce(Container& container, sim::Group* pod_group);
