@@ -17,6 +17,13 @@ void ApiServer::Start() {
 
 void ApiServer::set_available(bool available) {
   available_ = available;
+  if (!available) {
+    // An outage ends every watch; watchers must list and watch again.
+    for (auto& [kind, weak] : watchers_) {
+      if (auto channel = weak.lock()) channel->Close();
+    }
+    watchers_.clear();
+  }
   sim::TraceEvent("ApiServerAvailability").Detail("available", available);
 }
 
@@ -119,7 +126,42 @@ void ApiServer::Serve() {
   while (true) {
     absl::StatusOr<sim::Envelope> envelope = (*listener)->Receive();
     if (!envelope.ok()) return;
-    if (envelope->kind == sim::Envelope::Kind::kCall) Handle(*std::move(envelope));
+    if (envelope->kind == sim::Envelope::Kind::kCall) {
+      Handle(*std::move(envelope));
+    } else if (envelope->kind == sim::Envelope::Kind::kConnection) {
+      auto connection = std::make_shared<std::unique_ptr<sim::Connection>>(std::move(envelope->connection));
+      scheduler_->Spawn(group_, "watch", [this, connection] { ServeWatch(std::move(*connection)); });
+    }
+  }
+}
+
+// The first message names the kind and the resourceVersion; then every
+// event is one message, and an ERROR event (its reason as the object's
+// name) ends the watch.
+void ApiServer::ServeWatch(std::unique_ptr<sim::Connection> connection) {
+  auto end = [&connection](const std::string& reason) {
+    WatchEvent error;
+    error.set_type("ERROR");
+    error.mutable_object()->mutable_meta()->set_name(reason);
+    (void)connection->Send(error.SerializeAsString());
+    connection->Close();
+  };
+  absl::StatusOr<std::string> first = connection->Receive(sim::SimDuration::Seconds(30));
+  Object request;
+  if (!first.ok() || !request.ParseFromString(*first)) return;
+  absl::StatusOr<std::shared_ptr<sim::Channel<WatchEvent>>> watch =
+      Watch(request.kind(), request.meta().resource_version());
+  if (!watch.ok()) {
+    end(std::string(watch.status().message()));
+    return;
+  }
+  while (true) {
+    absl::StatusOr<WatchEvent> event = (*watch)->Receive();
+    if (!event.ok()) {
+      end("watch closed by the server");
+      return;
+    }
+    if (!connection->Send(event->SerializeAsString()).ok()) return;
   }
 }
 
@@ -161,6 +203,29 @@ absl::StatusOr<Object> ApiClient::Get(const std::string& kind, const std::string
 }
 
 absl::StatusOr<Object> ApiClient::Create(const Object& object) { return Call("Create", object); }
+
+absl::StatusOr<std::unique_ptr<ApiWatch>> ApiClient::Watch(const std::string& kind, int64_t resource_version) {
+  const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
+  absl::StatusOr<std::unique_ptr<sim::Connection>> connection = network_->Connect({self_, port}, server_, timeout_);
+  if (!connection.ok()) return connection.status();
+  Object request;
+  request.set_kind(kind);
+  request.mutable_meta()->set_resource_version(resource_version);
+  if (absl::Status sent = (*connection)->Send(request.SerializeAsString()); !sent.ok()) return sent;
+  return std::make_unique<ApiWatch>(*std::move(connection));
+}
+
+absl::StatusOr<WatchEvent> ApiWatch::Next(sim::SimDuration timeout) {
+  absl::StatusOr<std::string> message = connection_->Receive(timeout);
+  if (!message.ok()) {
+    if (message.status().code() == absl::StatusCode::kOutOfRange) return absl::UnavailableError("watch closed");
+    return message.status();
+  }
+  WatchEvent event;
+  if (!event.ParseFromString(*message)) return absl::DataLossError("malformed watch event");
+  if (event.type() == "ERROR") return absl::OutOfRangeError(event.object().meta().name());
+  return event;
+}
 absl::StatusOr<Object> ApiClient::Update(const Object& object) { return Call("Update", object); }
 
 }  // namespace cluster

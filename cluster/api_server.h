@@ -64,6 +64,7 @@ class ApiServer {
  private:
   void Serve();
   void Handle(sim::Envelope envelope);
+  void ServeWatch(std::unique_ptr<sim::Connection> connection);
   void Publish(const std::string& type, const Object& object);
   absl::Status CheckAvailable() const;
 
@@ -78,6 +79,19 @@ class ApiServer {
   std::vector<std::pair<std::string, std::weak_ptr<sim::Channel<WatchEvent>>>> watchers_;  // kind
 };
 
+// A watch over the network: the events, in order, until it breaks.
+class ApiWatch {
+ public:
+  explicit ApiWatch(std::unique_ptr<sim::Connection> connection) : connection_(std::move(connection)) {}
+  // The next event; DeadlineExceeded on timeout, Unavailable when the
+  // connection broke, OutOfRange (with the server's reason) when the server
+  // ended the watch: the caller lists and watches again.
+  absl::StatusOr<WatchEvent> Next(sim::SimDuration timeout = sim::SimDuration::Max());
+
+ private:
+  std::unique_ptr<sim::Connection> connection_;
+};
+
 // ApiServer's calls over the network, from a pod's node.
 class ApiClient {
  public:
@@ -88,6 +102,8 @@ class ApiClient {
   absl::StatusOr<Object> Get(const std::string& kind, const std::string& name);
   absl::StatusOr<Object> Create(const Object& object);
   absl::StatusOr<Object> Update(const Object& object);
+  // Events of `kind` after `resource_version`, as ApiServer::Watch.
+  absl::StatusOr<std::unique_ptr<ApiWatch>> Watch(const std::string& kind, int64_t resource_version);
 
  private:
   absl::StatusOr<Object> Call(std::string_view method, const Object& request);

@@ -76,5 +76,39 @@ TEST(ApiServerTest, ClientOverTheNetwork) {
   EXPECT_EQ(outcomes, (std::vector<std::string>{"got rv 1", "OK", "ABORTED", "DEADLINE_EXCEEDED", "UNAVAILABLE"}));
 }
 
+// A watch over the network replays from its resourceVersion and follows live writes; an
+// API-server outage ends it (the watcher must list and watch again), and a partition breaks it.
+TEST(ApiServerTest, WatchOverTheNetwork) {
+  sim::Simulation simulation({.seed = 3, .workload = "api-test"});
+  sim::Network network(&simulation);
+  ApiServer server(&simulation.scheduler(), &network);
+  const sim::NodeId pod = network.AddNode("etcd-main-0");
+  server.Start();
+  ASSERT_TRUE(server.Create(MemberLease("etcd-main-0")).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(sim::RunActorToEnd(simulation, [&] {
+    ApiClient client(&network, pod, server.address(), &simulation.Stream("client"));
+    absl::StatusOr<std::unique_ptr<ApiWatch>> watch = client.Watch("Lease", 0);
+    ASSERT_TRUE(watch.ok()) << watch.status();
+    ASSERT_TRUE(server.Create(MemberLease("etcd-main-1")).ok());
+    for (int i = 0; i < 2; ++i) {
+      absl::StatusOr<WatchEvent> event = (*watch)->Next(sim::SimDuration::Seconds(5));
+      ASSERT_TRUE(event.ok()) << event.status();
+      seen.push_back(event->type() + " " + event->object().meta().name());
+    }
+    server.set_available(false);
+    absl::StatusOr<WatchEvent> ended = (*watch)->Next(sim::SimDuration::Seconds(5));
+    seen.push_back(absl::StatusCodeToString(ended.status().code()));
+    server.set_available(true);
+    watch = client.Watch("Lease", 2);
+    ASSERT_TRUE(watch.ok());
+    network.Isolate(pod);
+    ASSERT_TRUE(server.Create(MemberLease("etcd-main-2")).ok());
+    absl::StatusOr<WatchEvent> partitioned = (*watch)->Next(sim::SimDuration::Seconds(30));
+    seen.push_back(absl::StatusCodeToString(partitioned.status().code()));
+  }));
+  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED etcd-main-0", "ADDED etcd-main-1", "OUT_OF_RANGE", "UNAVAILABLE"}));
+}
+
 }  // namespace
 }  // namespace cluster
