@@ -73,9 +73,42 @@ void Cluster::CreatePod(StatefulSet& set, int ordinal) {
   world_->AddPod(pod, NodeFor(ordinal), volume, [kubelet](sim::Group* group, int boot) { kubelet->Boot(group, boot); });
   sim::TraceEvent("PodCreated").Detail("pod", pod).Detail("node", NodeFor(ordinal));
   world_->Start(pod);  // Pending for its planned scheduling delay, if any
+  Publish(pod);
+}
+
+void Cluster::Publish(const std::string& pod) {
+  if (api_ == nullptr || !api_->available()) return;
+  const Pod& entry = pods_.at(pod);
+  Object object;
+  object.set_kind("Pod");
+  object.mutable_meta()->set_name(pod);
+  etcd_dst::kube::Pod* status = object.mutable_pod();
+  status->set_phase(Bound(pod) ? "Running" : "Pending");
+  status->set_node_name(Bound(pod) ? world_->host_of(pod) : "");
+  status->set_ready(Ready(pod));
+  status->set_containers_ready(Ready(pod));
+  if (!api_->Update(object).ok()) (void)api_->Create(object);
+  // The StatefulSet's status, if its object exists.
+  absl::StatusOr<Object> set = api_->Get("StatefulSet", entry.statefulset);
+  if (!set.ok()) return;
+  int created = 0, ready = 0;
+  for (const auto& [name, other] : pods_) {
+    if (other.statefulset != entry.statefulset) continue;
+    ++created;
+    ready += Ready(name);
+  }
+  etcd_dst::kube::StatefulSet* spec = set->mutable_statefulset();
+  spec->set_status_replicas(created);
+  spec->set_ready_replicas(ready);
+  spec->set_updated_replicas(created);
+  spec->set_current_revision(entry.statefulset + "-1");
+  spec->set_update_revision(entry.statefulset + "-1");
+  set->mutable_meta()->set_resource_version(0);  // the controller owns the status
+  (void)api_->Update(*std::move(set));
 }
 
 void Cluster::OnReadyChange(const std::string& pod, bool ready) {
+  Publish(pod);
   Pod& entry = pods_.at(pod);
   StatefulSet& set = statefulsets_.at(entry.statefulset);
   const int next = entry.ordinal + 1;

@@ -60,7 +60,10 @@ class Cluster : public sim::Resolver {
   // The pods the client service routes to now.
   std::vector<std::string> Endpoints(const std::string& client_service) const;
 
-  // The API server whose outages the fault plan may ask for.
+  // The API server whose outages the fault plan may ask for, and where the
+  // cluster publishes what its controllers and kubelets know: each Pod's
+  // phase, node and readiness, and each StatefulSet's status (an object of
+  // the StatefulSet's name, if one exists there, e.g. created by druid).
   void set_api_server(ApiServer* api) { api_ = api; }
 
   // sim::Resolver: localhost, <pod>.<peer-service>, <pod>, <client-service>
@@ -81,6 +84,9 @@ class Cluster : public sim::Resolver {
   // The plan's actions about what the cluster models (World::ActionHandler).
   bool Perform(const etcd_dst::faults::Action& action);
   void OnReadyChange(const std::string& pod, bool ready);
+  // Writes the pod's and its StatefulSet's status to the API server (if any
+  // and available; a later change writes again).
+  void Publish(const std::string& pod);
   std::string NodeFor(int ordinal) const;
 
   sim::Simulation* simulation_;

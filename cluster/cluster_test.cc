@@ -160,6 +160,7 @@ TEST_F(ClusterTest, PlanFaults) {
   RunUntil(16);
   EXPECT_TRUE(api.available());
   EXPECT_EQ(started_.at(0), 15);
+  simulation_.Shutdown();  // the pods' last status goes to `api` while it lives
 }
 
 }  // namespace

@@ -11,7 +11,9 @@ using etcd_dst::kube::Etcd;
 using etcd_dst::kube::EtcdMemberStatus;
 
 Druid::Druid(sim::Scheduler* scheduler, ApiServer* api, Cluster* cluster, Options options)
-    : scheduler_(scheduler), api_(api), cluster_(cluster), options_(std::move(options)) {}
+    : scheduler_(scheduler), api_(api), cluster_(cluster), options_(std::move(options)) {
+  cluster_->set_api_server(api_);
+}
 
 std::string Druid::MemberLease(int ordinal) const { return fmt::format("{}-{}", options_.etcd, ordinal); }
 

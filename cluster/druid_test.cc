@@ -67,6 +67,13 @@ TEST(DruidTest, AllMembersReadyWhenALeaseStopsRenewing) {
                           "435 AllMembersReady=False Ready=True m2=NotReady", // + 5 min more
                       }));
   EXPECT_EQ(druid.ComputeStatus().ready_replicas(), 2);
+  // The cluster publishes what its kubelets know: every pod Running and Ready.
+  const etcd_dst::kube::StatefulSet statefulset = api.Get("StatefulSet", "etcd-main")->statefulset();
+  EXPECT_EQ(statefulset.replicas(), 3);
+  EXPECT_EQ(statefulset.ready_replicas(), 3);
+  EXPECT_EQ(statefulset.updated_replicas(), 3);
+  EXPECT_EQ(api.Get("Pod", "etcd-main-1")->pod().phase(), "Running");
+  EXPECT_EQ(api.Get("Pod", "etcd-main-1")->pod().node_name(), "node-1");
   simulation.Shutdown();
 }
 
