@@ -1,0 +1,159 @@
+#include "cluster/etcd_cluster.h"
+
+#include "fmt/format.h"
+#include "sim/check.h"
+
+namespace cluster {
+
+EtcdCluster::EtcdCluster(sim::Simulation* simulation, Options options)
+    : simulation_(simulation), options_(std::move(options)), world_(simulation) {
+  std::vector<std::string> nodes;
+  for (int i = 0; i < options_.nodes; ++i) nodes.push_back(fmt::format("node-{}", i));
+  cluster_ = std::make_unique<Cluster>(simulation_, &world_, nodes);
+  api_ = std::make_unique<ApiServer>(&simulation_->scheduler(), &world_.network());
+  client_node_ = world_.network().AddNode("client");
+  for (int i = 0; i < options_.members; ++i) {
+    initial_cluster_ += fmt::format("{}{}={}", i ? "," : "", PodName(i), PeerUrl(i));
+  }
+  druid_ = std::make_unique<Druid>(&simulation_->scheduler(), api_.get(), cluster_.get(),
+                                   Druid::Options{.etcd = options_.name,
+                                                  .replicas = options_.members,
+                                                  .containers = [this](int ordinal) { return Containers(ordinal); }});
+  plan_.set_workload("etcd-cluster");
+}
+
+EtcdCluster::~EtcdCluster() { simulation_->Shutdown(); }
+
+std::string EtcdCluster::PeerUrl(int ordinal) const {
+  return fmt::format("http://{}.{}-peer.default.svc:2380", PodName(ordinal), options_.name);
+}
+
+std::string EtcdCluster::ClientUrl(int ordinal) const {
+  return fmt::format("http://{}.{}-peer.default.svc:2379", PodName(ordinal), options_.name);
+}
+
+sim::FaultSurface EtcdCluster::Faults() const {
+  sim::FaultSurface surface;
+  for (int i = 0; i < options_.members; ++i) {
+    surface.nodes.push_back(PodName(i));
+    surface.volumes.push_back("data-" + PodName(i));
+  }
+  for (int i = 0; i < options_.nodes; ++i) surface.hosts.push_back(fmt::format("node-{}", i));
+  surface.containers = {"etcd"};
+  surface.api_server = true;
+  surface.object_store = false;
+  return surface;
+}
+
+EtcdCluster::PodFaults& EtcdCluster::PodFaults::PendingFor(sim::SimDuration delay) {
+  auto* action = cluster_->plan_.add_actions();
+  action->set_at_ns(0);
+  action->mutable_delay_start()->set_node(cluster_->PodName(ordinal_));
+  action->mutable_delay_start()->set_delay_ns(delay.nanos());
+  return *this;
+}
+
+etcd_dst::faults::Action* EtcdCluster::Moment::Add() {
+  SIM_CHECK(!cluster_->started_, "the scenario is said before Start");
+  auto* action = cluster_->plan_.add_actions();
+  action->set_at_ns(at_.nanos());
+  return action;
+}
+
+EtcdCluster::Moment& EtcdCluster::Moment::DeletePod(int ordinal) {
+  Add()->mutable_pod_delete()->set_pod(cluster_->PodName(ordinal));
+  return *this;
+}
+
+EtcdCluster::Moment& EtcdCluster::Moment::KillContainer(int ordinal, const std::string& container) {
+  auto* kill = Add()->mutable_container_kill();
+  kill->set_pod(cluster_->PodName(ordinal));
+  kill->set_container(container);
+  return *this;
+}
+
+EtcdCluster::Moment& EtcdCluster::Moment::PowerLoss(int node, sim::SimDuration restart_after) {
+  auto* power = Add()->mutable_power_loss();
+  power->set_node(fmt::format("node-{}", node));
+  power->set_restart_after_ns(restart_after.nanos());
+  return *this;
+}
+
+EtcdCluster::Moment& EtcdCluster::Moment::LoseVolume(int ordinal) {
+  Add()->mutable_volume_loss()->set_volume("data-" + cluster_->PodName(ordinal));
+  return *this;
+}
+
+EtcdCluster::Moment& EtcdCluster::Moment::ApiServerOutage(sim::SimDuration duration) {
+  Add()->mutable_api_server_outage()->set_duration_ns(duration.nanos());
+  return *this;
+}
+
+void EtcdCluster::Start() {
+  SIM_CHECK(!started_, "started twice");
+  started_ = true;
+  std::stable_sort(plan_.mutable_actions()->begin(), plan_.mutable_actions()->end(),
+                   [](const auto& a, const auto& b) { return a.at_ns() < b.at_ns(); });
+  const absl::Status valid = sim::ValidatePlan(plan_, Faults());
+  SIM_CHECK(valid.ok(), "the scenario's plan: {}", valid.ToString());
+  world_.ApplyPlan(plan_);
+  api_->Start();
+  druid_->Start();
+}
+
+void EtcdCluster::RunUntil(sim::SimDuration time) {
+  simulation_->scheduler().Run({.until = sim::SimTime::Zero() + time});
+}
+
+model::etcd::EtcdServer* EtcdCluster::Current(int ordinal) {
+  auto it = current_.find(ordinal);
+  return it == current_.end() ? nullptr : it->second;
+}
+
+model::etcd::Client EtcdCluster::Client(std::vector<std::string> endpoints, sim::SimDuration timeout) {
+  return model::etcd::Client(&world_.network(), client_node_, std::move(endpoints), &simulation_->Stream("client"),
+                             timeout, &world_.resolver());
+}
+
+std::vector<ContainerSpec> EtcdCluster::Containers(int ordinal) {
+  // druid's readiness for more than one replica: the wrapper's cached
+  // Get("foo") on the local member; 15 s initial delay, 5 s period, 5 failures.
+  ReadinessProbe readiness{.check = [this, ordinal] { return EtcdReady(ordinal); }};
+  return {{.name = "etcd",
+           .main = [this, ordinal](sim::Group* container) { return RunEtcd(ordinal, container); },
+           .readiness = std::move(readiness)}};
+}
+
+bool EtcdCluster::EtcdReady(int ordinal) {
+  const std::string pod = PodName(ordinal);
+  model::etcd::Client local(&world_.network(), world_.node(pod), {"http://localhost:2379"},
+                            &simulation_->Stream("readiness." + pod), sim::SimDuration::Seconds(5),
+                            &world_.resolver());
+  return local.Get("foo").ok();
+}
+
+int EtcdCluster::RunEtcd(int ordinal, sim::Group* container) {
+  const std::string pod = PodName(ordinal);
+  model::etcd::EtcdConfig config;
+  config.name = pod;
+  config.data_dir = "var/etcd/data/new.etcd";
+  config.initial_advertise_peer_urls = {PeerUrl(ordinal)};
+  config.advertise_client_urls = {ClientUrl(ordinal)};
+  config.initial_cluster = initial_cluster_;
+  config.initial_cluster_state = "new";
+  config.initial_cluster_token = "etcd-cluster";
+  config.snapshot_count = options_.snapshot_count;
+  all_.push_back(std::make_unique<model::etcd::EtcdServer>(
+      world_.Context(pod, &simulation_->Stream("etcd." + pod)), config));
+  model::etcd::EtcdServer* server = all_.back().get();
+  current_[ordinal] = server;
+  struct Gone {
+    std::map<int, model::etcd::EtcdServer*>* current;
+    int ordinal;
+    ~Gone() { current->erase(ordinal); }
+  } gone{&current_, ordinal};
+  server->Start(simulation_->scheduler().CreateGroup("process", container));
+  return server->Exited().Wait().value_or(255);
+}
+
+}  // namespace cluster
