@@ -32,6 +32,17 @@ bool Cluster::Perform(const etcd_dst::faults::Action& action) {
                                            [this] { api_->set_available(true); });
     return true;
   }
+  if (action.has_node_drain()) {
+    Drain(action.node_drain().host(), sim::SimDuration::Nanos(action.node_drain().duration_ns()));
+    return true;
+  }
+  if (action.has_endpoint_lag()) {
+    endpoint_lag_ = sim::SimDuration::Nanos(action.endpoint_lag().lag_ns());
+    sim::TraceEvent("EndpointLag").Detail("lag", endpoint_lag_);
+    simulation_->scheduler().ScheduleAfter(sim::SimDuration::Nanos(action.endpoint_lag().duration_ns()),
+                                           [this] { endpoint_lag_ = kEndpointLag; });
+    return true;
+  }
   if (action.has_pod_delete()) {
     const std::string& pod = action.pod_delete().pod();
     if (!pods_.contains(pod)) return true;  // not created yet
@@ -58,7 +69,34 @@ void Cluster::CreateStatefulSet(StatefulSetSpec spec) {
   for (int ordinal = 0; ordinal < std::min(first_batch, set.spec.replicas); ++ordinal) CreatePod(set, ordinal);
 }
 
-std::string Cluster::NodeFor(int ordinal) const { return nodes_[static_cast<size_t>(ordinal) % nodes_.size()]; }
+std::string Cluster::NodeFor(int ordinal) const {
+  for (size_t offset = 0; offset < nodes_.size(); ++offset) {
+    const std::string& node = nodes_[(static_cast<size_t>(ordinal) + offset) % nodes_.size()];
+    if (!cordoned_.contains(node)) return node;
+  }
+  return nodes_[static_cast<size_t>(ordinal) % nodes_.size()];  // all cordoned: it stays where it is meant to be
+}
+
+void Cluster::Drain(const std::string& node, sim::SimDuration duration) {
+  cordoned_.insert(node);
+  sim::TraceEvent("NodeDrained").Detail("node", node).Detail("duration", duration);
+  for (auto& [name, pod] : pods_) {
+    if (world_->host_of(name) != node) continue;
+    // Evicted: the pod dies and its controller's new pod is scheduled on
+    // another node, where its volume follows it.
+    world_->Crash(name);
+    pod.kubelet->ResetForNewPod();
+    world_->MovePod(name, NodeFor(pod.ordinal));
+    world_->Restart(name);
+    Publish(name);
+  }
+  if (duration > sim::SimDuration::Zero()) {
+    simulation_->scheduler().ScheduleAfter(duration, [this, node] {
+      cordoned_.erase(node);
+      sim::TraceEvent("NodeUncordoned").Detail("node", node);
+    });
+  }
+}
 
 void Cluster::CreatePod(StatefulSet& set, int ordinal) {
   const std::string pod = fmt::format("{}-{}", set.spec.name, ordinal);
@@ -117,7 +155,7 @@ void Cluster::OnReadyChange(const std::string& pod, bool ready) {
     CreatePod(set, next);
   }
   // The endpoints controller catches up after a lag, with what is true then.
-  simulation_->scheduler().ScheduleAfter(kEndpointLag, [this, pod] {
+  simulation_->scheduler().ScheduleAfter(endpoint_lag_, [this, pod] {
     StatefulSet& lagging = statefulsets_.at(pods_.at(pod).statefulset);
     const bool now_ready = Ready(pod);
     const bool changed = now_ready ? lagging.endpoints.insert(pod).second : lagging.endpoints.erase(pod) > 0;

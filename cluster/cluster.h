@@ -38,7 +38,8 @@ struct StatefulSetSpec {
 
 class Cluster : public sim::Resolver {
  public:
-  // How long the client service's endpoints lag a pod's readiness.
+  // How long the client service's endpoints lag a pod's readiness (a plan's
+  // endpoint_lag changes it for a while).
   static constexpr sim::SimDuration kEndpointLag = sim::SimDuration::Seconds(1);
 
   // Adds `nodes` as world hosts and becomes the world's resolver.
@@ -87,12 +88,17 @@ class Cluster : public sim::Resolver {
   // Writes the pod's and its StatefulSet's status to the API server (if any
   // and available; a later change writes again).
   void Publish(const std::string& pod);
+  // The node a pod is scheduled on: its ordinal's, or the next one that is
+  // not cordoned.
   std::string NodeFor(int ordinal) const;
+  void Drain(const std::string& node, sim::SimDuration duration);
 
   sim::Simulation* simulation_;
   sim::World* world_;
   ApiServer* api_ = nullptr;
   std::vector<std::string> nodes_;
+  std::set<std::string> cordoned_;
+  sim::SimDuration endpoint_lag_ = kEndpointLag;
   sim::NetworkResolver names_;
   std::map<std::string, StatefulSet> statefulsets_;
   std::map<std::string, Pod> pods_;

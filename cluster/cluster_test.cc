@@ -163,5 +163,38 @@ TEST_F(ClusterTest, PlanFaults) {
   simulation_.Shutdown();  // the pods' last status goes to `api` while it lives
 }
 
+// A drained node's pods are evicted and scheduled on the next node with their volumes; and with
+// a plan's endpoint lag the client service keeps routing to a NotReady pod that much longer.
+TEST_F(ClusterTest, NodeDrainAndEndpointLag) {
+  sim::FaultPlan plan;
+  auto* drain = plan.add_actions();
+  drain->set_at_ns(SimDuration::Seconds(5).nanos());
+  drain->mutable_node_drain()->set_host("node-1");
+  drain->mutable_node_drain()->set_duration_ns(SimDuration::Seconds(20).nanos());
+  auto* lag = plan.add_actions();
+  lag->set_at_ns(SimDuration::Seconds(6).nanos());
+  lag->mutable_endpoint_lag()->set_lag_ns(SimDuration::Seconds(10).nanos());
+  lag->mutable_endpoint_lag()->set_duration_ns(SimDuration::Seconds(30).nanos());
+  Create(PodManagementPolicy::kParallel, plan);
+  RunUntil(1);
+  {
+    sim::Disk& disk = world_.volume("data-etcd-main-1");
+    absl::StatusOr<int> fd = disk.Open("marker", {.create = true});
+    ASSERT_TRUE(fd.ok());
+    ASSERT_TRUE(disk.Pwrite(*fd, 0, "kept").ok());
+  }
+  simulation_.scheduler().ScheduleAt(SimTime::Zero() + SimDuration::Millis(6500), [this] { healthy_[0] = false; });
+  RunUntil(10);
+  EXPECT_EQ(world_.host_of("etcd-main-1"), "node-2");
+  EXPECT_EQ(started_.at(1), 5);
+  EXPECT_TRUE(world_.disk("etcd-main-1").Exists("marker"));
+  // Pod 0 is NotReady at 8 s (failures at 7 and 8); the endpoints follow 10 s later.
+  EXPECT_FALSE(cluster_->Ready("etcd-main-0"));
+  RunUntil(17.9);
+  EXPECT_EQ(cluster_->Endpoints("etcd-main-client").front(), "etcd-main-0");
+  RunUntil(18.1);
+  EXPECT_EQ(cluster_->Endpoints("etcd-main-client").front(), "etcd-main-1");
+}
+
 }  // namespace
 }  // namespace cluster

@@ -230,6 +230,12 @@ std::string DescribeAction(const Action& action) {
       return fmt::format("{} volume_loss volume={}", at, action.volume_loss().volume());
     case Action::kApiServerOutage:
       return fmt::format("{} api_server_outage duration={}", at, Nanos(action.api_server_outage().duration_ns()));
+    case Action::kNodeDrain:
+      return fmt::format("{} node_drain host={} duration={}", at, action.node_drain().host(),
+                         Nanos(action.node_drain().duration_ns()));
+    case Action::kEndpointLag:
+      return fmt::format("{} endpoint_lag lag={} duration={}", at, Nanos(action.endpoint_lag().lag_ns()),
+                         Nanos(action.endpoint_lag().duration_ns()));
     case Action::KIND_NOT_SET:
       break;
   }

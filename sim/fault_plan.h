@@ -23,8 +23,9 @@ struct FaultSurface {
   std::vector<std::string> hosts;
   std::vector<std::string> volumes;
   // Containers a plan may kill (in any pod), and whether there is a
-  // Kubernetes API server to take down; pod deletes and volume losses need
-  // only pods and volumes.
+  // Kubernetes control plane (an API server to take down, an endpoints
+  // controller to slow, a scheduler for drains); pod deletes and volume
+  // losses need only pods and volumes.
   std::vector<std::string> containers;
   bool api_server = false;
   const std::vector<std::string>& host_names() const { return hosts.empty() ? nodes : hosts; }

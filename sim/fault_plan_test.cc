@@ -148,7 +148,9 @@ TEST(FaultPlanTest, HostsVolumesAndPodsApart) {
            {"actions { container_kill { pod: 'etcd-0' container: 'etcd' } }", "unknown container 'etcd'"},
            {"actions { pod_delete { pod: 'data-0' } }", "unknown node 'data-0'"},
            {"actions { volume_loss { volume: 'etcd-0' } }", "unknown volume 'etcd-0'"},
-           {"actions { api_server_outage { duration_ns: 5 } }", "no API server"}}) {
+           {"actions { api_server_outage { duration_ns: 5 } }", "no API server"},
+           {"actions { node_drain { host: 'node-a' } }", "no Kubernetes scheduler"},
+           {"actions { endpoint_lag { lag_ns: 5 } }", "no Kubernetes services"}}) {
     const absl::Status status = ValidatePlan(*ParsePlanText(text), surface);
     EXPECT_NE(status.message().find(expected), std::string::npos) << text << ": " << status;
   }
@@ -157,9 +159,11 @@ TEST(FaultPlanTest, HostsVolumesAndPodsApart) {
   const std::string kubernetes_faults =
       "actions { container_kill { pod: 'etcd-0' container: 'backup-restore' } }"
       "actions { pod_delete { pod: 'etcd-1' } } actions { volume_loss { volume: 'data-2' } }"
-      "actions { api_server_outage { duration_ns: 5000000000 } }";
+      "actions { api_server_outage { duration_ns: 5000000000 } }"
+      "actions { node_drain { host: 'node-a' duration_ns: 1 } } actions { endpoint_lag { lag_ns: 5 } }";
   EXPECT_TRUE(ValidatePlan(*ParsePlanText(kubernetes_faults), surface).ok());
   EXPECT_FALSE(ValidatePlan(*ParsePlanText("actions { api_server_outage { duration_ns: -1 } }"), surface).ok());
+  EXPECT_FALSE(ValidatePlan(*ParsePlanText("actions { node_drain { host: 'etcd-0' } }"), surface).ok());
 }
 
 }  // namespace

@@ -178,6 +178,18 @@ class Validator {
           return absl::InvalidArgumentError(fmt::format("action {}: this workload has no API server", i));
         }
         return Time(action.api_server_outage().duration_ns(), where("duration_ns"));
+      case Action::kNodeDrain:
+        if (!surface_.api_server) {
+          return absl::InvalidArgumentError(fmt::format("action {}: this workload has no Kubernetes scheduler", i));
+        }
+        if (auto s = Host(action.node_drain().host(), i); !s.ok()) return s;
+        return Time(action.node_drain().duration_ns(), where("duration_ns"));
+      case Action::kEndpointLag:
+        if (!surface_.api_server) {
+          return absl::InvalidArgumentError(fmt::format("action {}: this workload has no Kubernetes services", i));
+        }
+        if (auto s = Time(action.endpoint_lag().lag_ns(), where("lag_ns")); !s.ok()) return s;
+        return Time(action.endpoint_lag().duration_ns(), where("duration_ns"));
       case Action::KIND_NOT_SET:
         break;
     }

@@ -359,6 +359,8 @@ void World::Perform(const Action& action) {
       break;
     case Action::kContainerKill:
     case Action::kApiServerOutage:
+    case Action::kNodeDrain:
+    case Action::kEndpointLag:
       SIM_CHECK(false, "no layer performs {}: the workload's fault surface offers what it does not model",
                 DescribeAction(action));
       break;
