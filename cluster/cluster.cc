@@ -46,12 +46,9 @@ bool Cluster::Perform(const etcd_dst::faults::Action& action) {
   if (action.has_pod_delete()) {
     const std::string& pod = action.pod_delete().pod();
     if (!pods_.contains(pod)) return true;  // not created yet
-    // The controller's new pod: the old one dies, the new one starts with a
-    // fresh status and the same volume.
-    world_->Crash(pod);
+    // The controller's new pod starts with a fresh status and the same volume.
     pods_.at(pod).kubelet->ResetForNewPod();
-    sim::TraceEvent("PodDeleted").Detail("pod", pod);
-    world_->Restart(pod);
+    world_->DeletePod(pod);
     return true;
   }
   return false;  // the world does the rest
@@ -84,8 +81,8 @@ void Cluster::Drain(const std::string& node, sim::SimDuration duration) {
     if (world_->host_of(name) != node) continue;
     // Evicted: the pod dies and its controller's new pod is scheduled on
     // another node, where its volume follows it.
-    world_->Crash(name);
     pod.kubelet->ResetForNewPod();
+    world_->Crash(name);
     world_->MovePod(name, NodeFor(pod.ordinal));
     world_->Restart(name);
     Publish(name);

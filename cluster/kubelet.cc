@@ -38,11 +38,14 @@ void Kubelet::SetReady(Container& container, bool ready) {
   if (container.status.ready == ready) return;
   container.status.ready = ready;
   sim::TraceEvent("ContainerReadiness").Detail("pod", pod_).Detail("container", container.spec.name).Detail("ready", ready);
-  if (Ready() != ready_) {
-    ready_ = Ready();
-    sim::TraceEvent("PodReadiness").Detail("pod", pod_).Detail("ready", ready_);
-    if (on_ready_change_) on_ready_change_(ready_);
-  }
+  NotifyIfReadyChanged();
+}
+
+void Kubelet::NotifyIfReadyChanged() {
+  if (Ready() == ready_) return;
+  ready_ = Ready();
+  sim::TraceEvent("PodReadiness").Detail("pod", pod_).Detail("ready", ready_);
+  if (on_ready_change_) on_ready_change_(ready_);
 }
 
 void Kubelet::Boot(sim::Group* pod_group, int boot) {
@@ -76,6 +79,7 @@ void Kubelet::ResetForNewPod() {
     container->status = ContainerStatus{};
     container->next_back_off = kInitialBackOff;
   }
+  NotifyIfReadyChanged();  // the old pod's runners, no longer owners, will not
 }
 
 // Runs one container for the life of the pod's boot: start, wait for the

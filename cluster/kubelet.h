@@ -94,6 +94,8 @@ class Kubelet {
   int RunOnce(Container& container, sim::Group* pod_group);
   void Probe(Container& container);
   void SetReady(Container& container, bool ready);
+  // Tells on_ready_change when Ready() differs from what it last heard.
+  void NotifyIfReadyChanged();
   Container& Find(const std::string& name);
 
   sim::Scheduler* scheduler_;

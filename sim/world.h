@@ -113,7 +113,6 @@ class World {
   // that is down boots (a delayed first start keeps its delay). What happens
   // next must be recovery.
   void EndAllFaults();
-  bool faults_ended() const { return faults_ended_; }
 
   // With a directory set, each power loss exports each torn volume's crash
   // image to <dir>/<volume>/powerloss-<k>/ (k from 0), and ExportFinal

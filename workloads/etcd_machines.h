@@ -42,7 +42,6 @@ class EtcdMachines {
   const std::vector<std::unique_ptr<model::etcd::EtcdServer>>& all() const { return all_; }
   std::vector<std::string> ClientUrls() const;
   std::string ClientUrl(const std::string& name) const;
-  cluster::Kubelet& kubelet(const std::string& name) { return *kubelets_.at(name); }
 
   // The liveness phase: containers waiting out a crash-loop back-off start
   // now (an operator deleting the crash-looping pods).

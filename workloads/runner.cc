@@ -35,6 +35,8 @@ std::string ShellQuote(const std::string& text) {
   return quoted + "'";
 }
 
+// What the replay line needs beyond --workload and --seed: --plan and
+// --no-buggify when they change the run, paths shell-quoted.
 std::string ReplayFlags(const RunOptions& options) {
   std::string flags;
   if (options.plan.has_value()) {
@@ -58,10 +60,6 @@ void FailUnchecked(sim::Simulation& simulation, sim::StopReason stop) {
 }
 
 }  // namespace
-
-std::string ReplayCommand(const RunOptions& options) {
-  return fmt::format("etcd-dst run --workload {} --seed {}{}", options.workload, options.seed, ReplayFlags(options));
-}
 
 absl::StatusOr<sim::FaultPlan> PlanFor(const std::string& workload, uint64_t seed) {
   absl::StatusOr<const WorkloadEntry*> entry = Find(workload);

@@ -41,10 +41,6 @@ absl::Status CheckPlan(const std::string& workload, const sim::FaultPlan& plan);
 // run (a full disk under the trace, a failed disk export) as output_error.
 absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& options);
 
-// The replay command for these options: --workload and --seed, plus --plan
-// and --no-buggify when they change the run. Paths are shell-quoted.
-std::string ReplayCommand(const RunOptions& options);
-
 // A run fails, besides violated properties, when it could not check what it
 // declared: "EventBudgetExhausted" if the event budget stopped it, and
 // "CheckNotReached" for each declared check never evaluated (see
