@@ -255,16 +255,16 @@ TEST(CliHostileInputTest, EachClassIsOneLineAndExit2) {
 // than its seed's) replays through --plan, and a --no-buggify run keeps --no-buggify; running the
 // printed line gives the same fingerprint and verdict.
 TEST(CliReplayTest, EveryReplayLineReplays) {
-  const Output plan = RunCli("plan --workload single-member-power-loss --seed 175");
+  const Output plan = RunCli("plan --workload single-member-power-loss --seed 1217");
   ASSERT_EQ(plan.exit_code, 0) << plan.text;
   std::string text = plan.text;
   const size_t latency = text.find("latency_base_ns: 200000");
   ASSERT_NE(latency, std::string::npos) << text;
   text.replace(latency, std::string("latency_base_ns: 200000").size(), "latency_base_ns: 300000");
-  const std::string path = WriteFile("replay plan 175.txt", text);  // a space, to be quoted
-  const std::string seed_only = Field(RunCli("run --workload single-member-power-loss --seed 175").text, "fingerprint");
+  const std::string path = WriteFile("replay plan 1217.txt", text);  // a space, to be quoted
+  const std::string seed_only = Field(RunCli("run --workload single-member-power-loss --seed 1217").text, "fingerprint");
   for (const std::string& args : {"run --workload single-member-power-loss --plan '" + path + "'",
-                                  std::string("run --workload single-member-power-loss --seed 175 --no-buggify")}) {
+                                  std::string("run --workload single-member-power-loss --seed 1217 --no-buggify")}) {
     const Output first = RunCli(args);
     ASSERT_EQ(first.exit_code, 1) << args << "\n" << first.text;
     const size_t at = first.text.find("replay: etcd-dst ");

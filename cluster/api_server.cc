@@ -171,6 +171,17 @@ void ApiServer::Handle(sim::Envelope envelope) {
     envelope.Reply(absl::InvalidArgumentError("malformed request"));
     return;
   }
+  if (envelope.method == "List") {
+    if (absl::Status available = CheckAvailable(); !available.ok()) {
+      envelope.Reply(available);
+      return;
+    }
+    etcd_dst::kube::ObjectList list;
+    for (Object& object : List(request.kind())) *list.add_items() = std::move(object);
+    list.set_resource_version(revision_);
+    envelope.Reply(list.SerializeAsString());
+    return;
+  }
   absl::StatusOr<Object> result = absl::UnimplementedError("unknown method " + envelope.method);
   if (envelope.method == "Get") {
     result = Get(request.kind(), request.meta().name());
@@ -178,6 +189,9 @@ void ApiServer::Handle(sim::Envelope envelope) {
     result = Create(std::move(request));
   } else if (envelope.method == "Update") {
     result = Update(std::move(request));
+  } else if (envelope.method == "Delete") {
+    const absl::Status deleted = Delete(request.kind(), request.meta().name());
+    result = deleted.ok() ? absl::StatusOr<Object>(Object()) : absl::StatusOr<Object>(deleted);
   }
   if (!result.ok()) {
     envelope.Reply(result.status());
@@ -203,6 +217,24 @@ absl::StatusOr<Object> ApiClient::Get(const std::string& kind, const std::string
 }
 
 absl::StatusOr<Object> ApiClient::Create(const Object& object) { return Call("Create", object); }
+
+absl::StatusOr<etcd_dst::kube::ObjectList> ApiClient::List(const std::string& kind) {
+  const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
+  Object request;
+  request.set_kind(kind);
+  absl::StatusOr<std::string> reply = network_->Call({self_, port}, server_, "List", request.SerializeAsString(), timeout_);
+  if (!reply.ok()) return reply.status();
+  etcd_dst::kube::ObjectList list;
+  if (!list.ParseFromString(*reply)) return absl::DataLossError("malformed API server response");
+  return list;
+}
+
+absl::Status ApiClient::Delete(const std::string& kind, const std::string& name) {
+  Object request;
+  request.set_kind(kind);
+  request.mutable_meta()->set_name(name);
+  return Call("Delete", request).status();
+}
 
 absl::StatusOr<std::unique_ptr<ApiWatch>> ApiClient::Watch(const std::string& kind, int64_t resource_version) {
   const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));

@@ -102,6 +102,9 @@ class ApiClient {
   absl::StatusOr<Object> Get(const std::string& kind, const std::string& name);
   absl::StatusOr<Object> Create(const Object& object);
   absl::StatusOr<Object> Update(const Object& object);
+  // The objects of `kind`, by name, and the revision to watch from.
+  absl::StatusOr<etcd_dst::kube::ObjectList> List(const std::string& kind);
+  absl::Status Delete(const std::string& kind, const std::string& name);
   // Events of `kind` after `resource_version`, as ApiServer::Watch.
   absl::StatusOr<std::unique_ptr<ApiWatch>> Watch(const std::string& kind, int64_t resource_version);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fmt/format.h"
+
 #include "sim/run_actor_test_util.h"
 #include "sim/simulation.h"
 
@@ -72,8 +74,18 @@ TEST(ApiServerTest, ClientOverTheNetwork) {
     network.Heal();
     server.set_available(false);
     outcomes.push_back(absl::StatusCodeToString(client.Get("Lease", "etcd-main-0").status().code()));
+    outcomes.push_back(absl::StatusCodeToString(client.List("Lease").status().code()));
+    server.set_available(true);
+    ASSERT_TRUE(client.Create(MemberLease("etcd-main-1")).ok());
+    absl::StatusOr<etcd_dst::kube::ObjectList> listed = client.List("Lease");
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    outcomes.push_back(fmt::format("listed {} at rv {}", listed->items_size(), listed->resource_version()));
+    outcomes.push_back(absl::StatusCodeToString(client.Delete("Lease", "etcd-main-0").code()));
+    outcomes.push_back(absl::StatusCodeToString(client.Delete("Lease", "etcd-main-0").code()));
+    outcomes.push_back(fmt::format("listed {}", client.List("Lease")->items_size()));
   }));
-  EXPECT_EQ(outcomes, (std::vector<std::string>{"got rv 1", "OK", "ABORTED", "DEADLINE_EXCEEDED", "UNAVAILABLE"}));
+  EXPECT_EQ(outcomes, (std::vector<std::string>{"got rv 1", "OK", "ABORTED", "DEADLINE_EXCEEDED", "UNAVAILABLE",
+                                                "UNAVAILABLE", "listed 2 at rv 3", "OK", "NOT_FOUND", "listed 1"}));
 }
 
 // A watch over the network replays from its resourceVersion and follows live writes; an

@@ -22,7 +22,7 @@ Cluster::~Cluster() {
 bool Cluster::Perform(const etcd_dst::faults::Action& action) {
   if (action.has_container_kill()) {
     const auto& kill = action.container_kill();
-    if (pods_.contains(kill.pod())) pods_.at(kill.pod()).kubelet->KillContainer(kill.container());
+    if (Created(kill.pod())) pods_.at(kill.pod()).kubelet->KillContainer(kill.container());
     return true;  // a pod not created yet has nothing to kill
   }
   if (action.has_api_server_outage()) {
@@ -45,7 +45,7 @@ bool Cluster::Perform(const etcd_dst::faults::Action& action) {
   }
   if (action.has_pod_delete()) {
     const std::string& pod = action.pod_delete().pod();
-    if (!pods_.contains(pod)) return true;  // not created yet
+    if (!Created(pod)) return true;  // not created yet, or scaled away
     // The controller's new pod starts with a fresh status and the same volume.
     pods_.at(pod).kubelet->ResetForNewPod();
     world_->DeletePod(pod);
@@ -78,7 +78,7 @@ void Cluster::Drain(const std::string& node, sim::SimDuration duration) {
   cordoned_.insert(node);
   sim::TraceEvent("NodeDrained").Detail("node", node).Detail("duration", duration);
   for (auto& [name, pod] : pods_) {
-    if (world_->host_of(name) != node) continue;
+    if (pod.scaled_away || world_->host_of(name) != node) continue;
     // Evicted: the pod dies and its controller's new pod is scheduled on
     // another node, where its volume follows it.
     pod.kubelet->ResetForNewPod();
@@ -92,6 +92,47 @@ void Cluster::Drain(const std::string& node, sim::SimDuration duration) {
       cordoned_.erase(node);
       sim::TraceEvent("NodeUncordoned").Detail("node", node);
     });
+  }
+}
+
+void Cluster::Scale(const std::string& statefulset, int replicas) {
+  StatefulSet& set = statefulsets_.at(statefulset);
+  SIM_CHECK(replicas >= 0, "StatefulSet {} scaled to {}", statefulset, replicas);
+  sim::TraceEvent("StatefulSetScaled").Detail("name", statefulset).Detail("from", set.spec.replicas).Detail("to", replicas);
+  const int before = set.spec.replicas;
+  set.spec.replicas = replicas;
+  // Down: the highest ordinals go first (both policies; OrderedReady waits
+  // for each to terminate, which a crash does at once).
+  for (int ordinal = before - 1; ordinal >= replicas; --ordinal) {
+    const std::string pod = fmt::format("{}-{}", set.spec.name, ordinal);
+    auto it = pods_.find(pod);
+    if (it == pods_.end() || it->second.scaled_away) continue;
+    it->second.scaled_away = true;
+    it->second.kubelet->ResetForNewPod();
+    world_->Crash(pod);
+    set.endpoints.erase(pod);
+    sim::TraceEvent("PodDeleted").Detail("pod", pod).Detail("reason", "scale-down");
+    Publish(pod);
+  }
+  // Up: Parallel creates every missing ordinal now; OrderedReady the first
+  // missing one, and each next once the one before is Ready.
+  for (int ordinal = 0; ordinal < replicas; ++ordinal) {
+    const std::string pod = fmt::format("{}-{}", set.spec.name, ordinal);
+    auto it = pods_.find(pod);
+    if (it != pods_.end() && !it->second.scaled_away) continue;
+    if (set.spec.policy == PodManagementPolicy::kOrderedReady && ordinal > 0 &&
+        !Ready(fmt::format("{}-{}", set.spec.name, ordinal - 1))) {
+      break;
+    }
+    if (it != pods_.end()) {
+      it->second.scaled_away = false;  // the same pod name and volume, a new pod
+      world_->Restart(pod);
+      sim::TraceEvent("PodCreated").Detail("pod", pod).Detail("node", world_->host_of(pod));
+      Publish(pod);
+    } else {
+      CreatePod(set, ordinal);
+    }
+    if (set.spec.policy == PodManagementPolicy::kOrderedReady) break;
   }
 }
 
@@ -148,8 +189,13 @@ void Cluster::OnReadyChange(const std::string& pod, bool ready) {
   StatefulSet& set = statefulsets_.at(entry.statefulset);
   const int next = entry.ordinal + 1;
   if (ready && set.spec.policy == PodManagementPolicy::kOrderedReady && next < set.spec.replicas &&
-      !pods_.contains(fmt::format("{}-{}", set.spec.name, next))) {
-    CreatePod(set, next);
+      !entry.scaled_away) {
+    auto it = pods_.find(fmt::format("{}-{}", set.spec.name, next));
+    if (it == pods_.end()) {
+      CreatePod(set, next);
+    } else if (it->second.scaled_away) {
+      Scale(set.spec.name, set.spec.replicas);  // brings back the next kept ordinal
+    }
   }
   // The endpoints controller catches up after a lag, with what is true then.
   simulation_->scheduler().ScheduleAfter(endpoint_lag_, [this, pod] {
@@ -168,16 +214,24 @@ void Cluster::OnReadyChange(const std::string& pod, bool ready) {
 std::vector<std::string> Cluster::Pods(const std::string& statefulset) const {
   std::vector<std::string> pods;
   for (const auto& [name, pod] : pods_) {
-    if (pod.statefulset == statefulset) pods.push_back(name);
+    if (pod.statefulset == statefulset && !pod.scaled_away) pods.push_back(name);
   }
   return pods;
 }
 
-bool Cluster::Bound(const std::string& pod) const { return pods_.contains(pod) && world_->boots(pod) > 0; }
+bool Cluster::Bound(const std::string& pod) const {
+  auto it = pods_.find(pod);
+  return it != pods_.end() && !it->second.scaled_away && world_->boots(pod) > 0;
+}
+
+bool Cluster::Created(const std::string& pod) const {
+  auto it = pods_.find(pod);
+  return it != pods_.end() && !it->second.scaled_away;
+}
 
 bool Cluster::Ready(const std::string& pod) const {
   auto it = pods_.find(pod);
-  return it != pods_.end() && world_->running(pod) && it->second.kubelet->Ready();
+  return it != pods_.end() && !it->second.scaled_away && world_->running(pod) && it->second.kubelet->Ready();
 }
 
 std::vector<std::string> Cluster::Endpoints(const std::string& client_service) const {

@@ -51,10 +51,16 @@ class Cluster : public sim::Resolver {
   // Ready). Call before the run or from an actor.
   void CreateStatefulSet(StatefulSetSpec spec);
 
+  // Scales the StatefulSet: up creates the missing ordinals as the policy
+  // says (their volumes are the ones kept from before, if any); down deletes
+  // the highest ordinals' pods and keeps their volumes, as Kubernetes does.
+  void Scale(const std::string& statefulset, int replicas);
+
+  // The pods that exist (created and not scaled away), in name order.
   std::vector<std::string> Pods(const std::string& statefulset) const;
   Kubelet& kubelet(const std::string& pod) { return *pods_.at(pod).kubelet; }
-  // Created by the controller (it may still be Pending).
-  bool Created(const std::string& pod) const { return pods_.contains(pod); }
+  // Created by the controller (it may still be Pending) and not scaled away.
+  bool Created(const std::string& pod) const;
   // Bound to a node and booted at least once: it has an IP and a DNS name.
   bool Bound(const std::string& pod) const;
   bool Ready(const std::string& pod) const;
@@ -75,6 +81,7 @@ class Cluster : public sim::Resolver {
   struct Pod {
     std::string statefulset;
     int ordinal = 0;
+    bool scaled_away = false;  // deleted by a scale-down; its volume is kept
     std::unique_ptr<Kubelet> kubelet;
   };
   struct StatefulSet {

@@ -78,6 +78,30 @@ TEST_F(ClusterTest, OrderedReadyCreatesOneByOne) {
   EXPECT_EQ(started_, (std::map<int, double>{{0, 0}, {1, 2}, {2, 4}}));
 }
 
+// Scaling down deletes the highest ordinals' pods (they leave DNS and the client service) and
+// keeps their volumes; scaling up again brings the same names back on the kept volumes, one by
+// one under OrderedReady.
+TEST_F(ClusterTest, ScaleDownKeepsVolumesScaleUpReusesThem) {
+  Create(PodManagementPolicy::kOrderedReady);
+  RunUntil(10);
+  ASSERT_EQ(cluster_->Pods("etcd-main").size(), 3u);
+  sim::Disk& volume = world_.volume("data-etcd-main-2");
+  cluster_->Scale("etcd-main", 1);
+  RunUntil(12);
+  EXPECT_EQ(cluster_->Pods("etcd-main"), std::vector<std::string>{"etcd-main-0"});
+  EXPECT_FALSE(world_.running("etcd-main-2"));
+  EXPECT_EQ(Resolved("etcd-main-2.etcd-main-peer"), "NOT_FOUND");
+  EXPECT_EQ(cluster_->Endpoints("etcd-main-client"), std::vector<std::string>{"etcd-main-0"});
+  cluster_->Scale("etcd-main", 3);
+  RunUntil(13);
+  EXPECT_EQ(cluster_->Pods("etcd-main"), (std::vector<std::string>{"etcd-main-0", "etcd-main-1"}));
+  RunUntil(20);
+  EXPECT_EQ(cluster_->Pods("etcd-main").size(), 3u);
+  EXPECT_EQ(started_, (std::map<int, double>{{0, 0}, {1, 12}, {2, 14}}));
+  EXPECT_EQ(&world_.disk("etcd-main-2"), &volume);
+  EXPECT_EQ(Resolved("etcd-main-2.etcd-main-peer"), "etcd-main-2");
+}
+
 // A pod Pending for its scheduling delay has no DNS name on the peer service until it is bound,
 // and the client service never routes to it before it is Ready.
 TEST_F(ClusterTest, PendingPodDoesNotResolve) {

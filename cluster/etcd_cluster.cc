@@ -7,8 +7,9 @@ namespace cluster {
 
 EtcdCluster::EtcdCluster(sim::Simulation* simulation, Options options)
     : simulation_(simulation), options_(std::move(options)), world_(simulation) {
+  SIM_CHECK(!options_.etcd_defaults || options_.members == 1, "etcd's default flags describe one member");
   std::vector<std::string> nodes;
-  for (int i = 0; i < options_.nodes; ++i) nodes.push_back(fmt::format("node-{}", i));
+  for (int i = 0; i < options_.nodes; ++i) nodes.push_back(NodeName(i));
   cluster_ = std::make_unique<Cluster>(simulation_, &world_, nodes);
   api_ = std::make_unique<ApiServer>(&simulation_->scheduler(), &world_.network());
   client_node_ = world_.network().AddNode("client");
@@ -32,13 +33,36 @@ std::string EtcdCluster::ClientUrl(int ordinal) const {
   return fmt::format("http://{}.{}-peer.default.svc:2379", PodName(ordinal), options_.name);
 }
 
-sim::FaultSurface EtcdCluster::Faults() const {
-  sim::FaultSurface surface;
+std::vector<std::string> EtcdCluster::ClientUrls() const {
+  std::vector<std::string> urls;
+  for (int i = 0; i < options_.members; ++i) urls.push_back(ClientUrl(i));
+  return urls;
+}
+
+std::string EtcdCluster::LastStartFailure(int ordinal) const {
+  auto it = last_.find(ordinal);
+  if (it == last_.end() || !it->second->failed_at_start()) return "";
+  return it->second->failure();
+}
+
+void EtcdCluster::RestartWithoutBackOff() {
   for (int i = 0; i < options_.members; ++i) {
-    surface.nodes.push_back(PodName(i));
-    surface.volumes.push_back("data-" + PodName(i));
+    if (cluster_->Created(PodName(i))) cluster_->kubelet(PodName(i)).RestartWithoutBackOff();
   }
-  for (int i = 0; i < options_.nodes; ++i) surface.hosts.push_back(fmt::format("node-{}", i));
+}
+
+void EtcdCluster::ScaleTo(int replicas) {
+  options_.members = std::max(options_.members, replicas);  // ordinals that ever existed
+  cluster_->Scale(options_.name, replicas);
+}
+
+sim::FaultSurface EtcdCluster::Faults(const Options& options) {
+  sim::FaultSurface surface;
+  for (int i = 0; i < options.members; ++i) {
+    surface.nodes.push_back(PodName(options, i));
+    surface.volumes.push_back("data-" + PodName(options, i));
+  }
+  for (int i = 0; i < options.nodes; ++i) surface.hosts.push_back("node-" + std::to_string(i));
   surface.containers = {"etcd"};
   surface.api_server = true;
   surface.object_store = false;
@@ -74,13 +98,13 @@ EtcdCluster::Moment& EtcdCluster::Moment::KillContainer(int ordinal, const std::
 
 EtcdCluster::Moment& EtcdCluster::Moment::PowerLoss(int node, sim::SimDuration restart_after) {
   auto* power = Add()->mutable_power_loss();
-  power->set_node(fmt::format("node-{}", node));
+  power->set_node(cluster_->NodeName(node));
   power->set_restart_after_ns(restart_after.nanos());
   return *this;
 }
 
 EtcdCluster::Moment& EtcdCluster::Moment::LoseVolume(int ordinal) {
-  Add()->mutable_volume_loss()->set_volume("data-" + cluster_->PodName(ordinal));
+  Add()->mutable_volume_loss()->set_volume(cluster_->VolumeName(ordinal));
   return *this;
 }
 
@@ -90,12 +114,17 @@ EtcdCluster::Moment& EtcdCluster::Moment::ApiServerOutage(sim::SimDuration durat
 }
 
 void EtcdCluster::Start() {
-  SIM_CHECK(!started_, "started twice");
-  started_ = true;
   std::stable_sort(plan_.mutable_actions()->begin(), plan_.mutable_actions()->end(),
                    [](const auto& a, const auto& b) { return a.at_ns() < b.at_ns(); });
   const absl::Status valid = sim::ValidatePlan(plan_, Faults());
   SIM_CHECK(valid.ok(), "the scenario's plan: {}", valid.ToString());
+  Start(plan_);
+}
+
+void EtcdCluster::Start(const sim::FaultPlan& plan) {
+  SIM_CHECK(!started_, "started twice");
+  started_ = true;
+  if (&plan != &plan_) plan_ = plan;
   world_.ApplyPlan(plan_);
   api_->Start();
   druid_->Start();
@@ -110,15 +139,17 @@ model::etcd::EtcdServer* EtcdCluster::Current(int ordinal) {
   return it == current_.end() ? nullptr : it->second;
 }
 
-model::etcd::Client EtcdCluster::Client(std::vector<std::string> endpoints, sim::SimDuration timeout) {
-  return model::etcd::Client(&world_.network(), client_node_, std::move(endpoints), &simulation_->Stream("client"),
-                             timeout, &world_.resolver());
+model::etcd::Client EtcdCluster::Client(std::vector<std::string> endpoints, sim::SimDuration timeout,
+                                        sim::Rng* rng) {
+  return model::etcd::Client(&world_.network(), client_node_, std::move(endpoints),
+                             rng != nullptr ? rng : &simulation_->Stream("client"), timeout, &world_.resolver());
 }
 
 std::vector<ContainerSpec> EtcdCluster::Containers(int ordinal) {
   // druid's readiness for more than one replica: the wrapper's cached
   // Get("foo") on the local member; 15 s initial delay, 5 s period, 5 failures.
-  ReadinessProbe readiness{.check = [this, ordinal] { return EtcdReady(ordinal); }};
+  std::optional<ReadinessProbe> readiness;
+  if (options_.readiness) readiness = ReadinessProbe{.check = [this, ordinal] { return EtcdReady(ordinal); }};
   return {{.name = "etcd",
            .main = [this, ordinal](sim::Group* container) { return RunEtcd(ordinal, container); },
            .readiness = std::move(readiness)}};
@@ -132,26 +163,44 @@ bool EtcdCluster::EtcdReady(int ordinal) {
   return local.Get("foo").ok();
 }
 
-int EtcdCluster::RunEtcd(int ordinal, sim::Group* container) {
-  const std::string pod = PodName(ordinal);
+model::etcd::EtcdConfig EtcdCluster::Config(int ordinal) const {
   model::etcd::EtcdConfig config;
-  config.name = pod;
-  config.data_dir = "var/etcd/data/new.etcd";
+  config.name = PodName(ordinal);
+  config.data_dir = options_.data_dir;
   config.initial_advertise_peer_urls = {PeerUrl(ordinal)};
   config.advertise_client_urls = {ClientUrl(ordinal)};
   config.initial_cluster = initial_cluster_;
   config.initial_cluster_state = "new";
-  config.initial_cluster_token = "etcd-cluster";
+  config.initial_cluster_token = options_.token;
   config.snapshot_count = options_.snapshot_count;
+  if (options_.etcd_defaults) {
+    config.name = "default";
+    config.initial_advertise_peer_urls = {"http://localhost:2380"};
+    config.advertise_client_urls = {"http://localhost:2379"};
+    config.initial_cluster = "default=http://localhost:2380";
+  }
+  config.bbolt_init = options_.bbolt_init;
+  config.atomic_wal_bootstrap = options_.atomic_wal_bootstrap;
+  if (options_.configure) options_.configure(ordinal, config);
+  return config;
+}
+
+int EtcdCluster::RunEtcd(int ordinal, sim::Group* container) {
+  const std::string pod = PodName(ordinal);
+  const model::etcd::EtcdConfig config = Config(ordinal);
   all_.push_back(std::make_unique<model::etcd::EtcdServer>(
-      world_.Context(pod, &simulation_->Stream("etcd." + pod)), config));
+      world_.Context(pod, &simulation_->Stream("etcd." + config.name)), config));
   model::etcd::EtcdServer* server = all_.back().get();
   current_[ordinal] = server;
+  last_[ordinal] = server;
   struct Gone {
     std::map<int, model::etcd::EtcdServer*>* current;
     int ordinal;
     ~Gone() { current->erase(ordinal); }
   } gone{&current_, ordinal};
+  if (options_.on_start) options_.on_start(ordinal);
+  // etcd's actors run in a group of their own, so that its fatal errors end
+  // them and not this process, which reports the exit code.
   server->Start(simulation_->scheduler().CreateGroup("process", container));
   return server->Exited().Wait().value_or(255);
 }

@@ -16,6 +16,7 @@
 // scenario prints and replays like any plan.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,6 +39,22 @@ class EtcdCluster {
     int members = 3;
     int nodes = 3;
     uint64_t snapshot_count = 75000;  // druid v0.28's
+    std::string data_dir = "var/etcd/data/new.etcd";
+    std::string token = "etcd-cluster";
+    model::bbolt::InitMode bbolt_init = model::bbolt::InitMode::kSingleWrite;
+    bool atomic_wal_bootstrap = false;
+    // One member with etcd's default flags (name "default", localhost URLs):
+    // what `etcd --data-dir DIR` runs, and what a crash image needs to be
+    // opened by the real etcd on any machine.
+    bool etcd_defaults = false;
+    // The wrapper's readiness probe on the etcd container (druid's).
+    bool readiness = true;
+    // Changes a start's flags before etcd reads them (tests: a garbage
+    // --initial-cluster, a small snapshot count, a joining member's
+    // `existing` state).
+    std::function<void(int ordinal, model::etcd::EtcdConfig& config)> configure;
+    // Called as each etcd process starts (each boot, each restart).
+    std::function<void(int ordinal)> on_start;
   };
 
   EtcdCluster(sim::Simulation* simulation, Options options);
@@ -74,18 +91,37 @@ class EtcdCluster {
   Moment At(sim::SimDuration at) { return Moment(this, at); }
   // What the scenario said, as a plan (before Start), or the seed's plan.
   sim::FaultPlan& plan() { return plan_; }
-  // What plans for this cluster may touch.
-  sim::FaultSurface Faults() const;
+  // What plans for a cluster of these options may touch: its pods, nodes,
+  // volumes, the etcd container and the control plane (no object store).
+  static sim::FaultSurface Faults(const Options& options);
+  sim::FaultSurface Faults() const { return Faults(options_); }
 
   // --- running ---------------------------------------------------------------
-  // Applies the plan and lets druid create everything.
+  // Applies the plan (the scenario's, or `plan` from a seed or a file) and
+  // lets druid create everything.
   void Start();
+  void Start(const sim::FaultPlan& plan);
   void RunUntil(sim::SimDuration time);
+  // Scales the StatefulSet (an operator editing the Etcd's replicas).
+  void ScaleTo(int replicas);
+  // The liveness phase: containers waiting out a crash-loop back-off start
+  // now (an operator deleting the crash-looping pods).
+  void RestartWithoutBackOff();
 
   // --- what can be observed -------------------------------------------------
-  std::string PodName(int ordinal) const { return options_.name + "-" + std::to_string(ordinal); }
+  std::string PodName(int ordinal) const { return PodName(options_, ordinal); }
+  static std::string PodName(const Options& options, int ordinal) {
+    return options.name + "-" + std::to_string(ordinal);
+  }
   std::string ClientUrl(int ordinal) const;
   std::string ClientServiceUrl() const { return "http://" + options_.name + "-client:2379"; }
+  // The member's URL on the peer service, as --initial-advertise-peer-urls.
+  std::string PeerUrl(int ordinal) const;
+  std::vector<std::string> ClientUrls() const;
+  std::string VolumeName(int ordinal) const { return "data-" + PodName(ordinal); }
+  std::string NodeName(int node) const { return "node-" + std::to_string(node); }
+  int members() const { return options_.members; }
+  const Options& options() const { return options_; }
   sim::World& world() { return world_; }
   Cluster& cluster() { return *cluster_; }
   ApiServer& api() { return *api_; }
@@ -94,15 +130,19 @@ class EtcdCluster {
   model::etcd::EtcdServer* Current(int ordinal);
   // Every etcd process ever started, oldest first.
   const std::vector<std::unique_ptr<model::etcd::EtcdServer>>& all() const { return all_; }
+  // Why the pod's latest etcd refused to start (a start-path failure, not a
+  // crash later); empty if it did not.
+  std::string LastStartFailure(int ordinal) const;
   // A client on a node of its own (outside the cluster), for `endpoints`.
+  // Its RNG is `rng`, or the stream "client".
   model::etcd::Client Client(std::vector<std::string> endpoints,
-                             sim::SimDuration timeout = sim::SimDuration::Seconds(5));
+                             sim::SimDuration timeout = sim::SimDuration::Seconds(5), sim::Rng* rng = nullptr);
 
  private:
   std::vector<ContainerSpec> Containers(int ordinal);
   int RunEtcd(int ordinal, sim::Group* container);
   bool EtcdReady(int ordinal);
-  std::string PeerUrl(int ordinal) const;
+  model::etcd::EtcdConfig Config(int ordinal) const;
 
   sim::Simulation* simulation_;
   Options options_;
@@ -114,6 +154,7 @@ class EtcdCluster {
   sim::NodeId client_node_;
   std::string initial_cluster_;
   std::map<int, model::etcd::EtcdServer*> current_;
+  std::map<int, model::etcd::EtcdServer*> last_;  // the latest start's, running or not
   std::vector<std::unique_ptr<model::etcd::EtcdServer>> all_;
   bool started_ = false;
 };

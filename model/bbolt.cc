@@ -276,7 +276,10 @@ class Reader {
 
   bool ParseNode(std::string_view page, uint16_t flags, uint16_t count, std::vector<Item>* out, int depth) {
     if (!(flags & (kLeafPage | kBranchPage))) {
-      return Fail(OpenFailure::Kind::kPanic, fmt::format("unexpected page type {}", PageType(flags)));
+      // bbolt's Cursor.search, in the first transaction that walks the tree,
+      // with the page header's own id (real etcd 3.4.23: "invalid page type: 0: 0").
+      const uint64_t id = page.size() >= 8 ? Get(std::string(page.substr(0, 8)), 0, 8) : 0;
+      return Fail(OpenFailure::Kind::kPanic, fmt::format("invalid page type: {}: {:x}", id, flags));
     }
     const std::string copy(page);
     for (size_t i = 0; i < count; ++i) {

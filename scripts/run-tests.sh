@@ -15,5 +15,5 @@ ctest --test-dir build --no-tests=error --output-on-failure --parallel "$jobs" -
 bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DETCD_DST_WERROR=ON \
   -DETCD_DST_SANITIZE=ON -DETCD_DST_BUILD_BENCH=OFF -DETCD_DST_BUILD_TESTS=ON
 ASAN_OPTIONS=detect_leaks=1 \
-  ctest --test-dir build-asan --no-tests=error --output-on-failure --parallel "$jobs" --label-exclude "real-etcd|chaos"
+  ctest --test-dir build-asan --no-tests=error --output-on-failure --parallel "$jobs" --label-exclude "real-etcd|chaos|search"
 echo "run-tests.sh: all tests passed"

@@ -60,6 +60,8 @@ FaultPlan GeneratePlan(uint64_t seed, std::string_view workload, const FaultSurf
   swarm->set_ambiguous_timeouts(surface.object_store && rng.Chance(1, 3));
   swarm->set_failed_uploads(surface.object_store && rng.Chance(1, 3));
   swarm->set_start_delays(rng.Chance(1, 2));
+  const bool kubernetes = !surface.containers.empty() || surface.api_server;
+  if (kubernetes) swarm->set_kubernetes(rng.Chance(1, 2));
   if (swarm->packet_loss()) swarm->set_packet_loss_per_million(static_cast<uint32_t>(rng.UniformIn(100, 50000)));
   if (swarm->duplication()) swarm->set_duplicate_per_million(static_cast<uint32_t>(rng.UniformIn(100, 20000)));
   if (swarm->fsync_errors()) swarm->set_fsync_error_per_million(static_cast<uint32_t>(rng.UniformIn(100, 20000)));
@@ -95,7 +97,10 @@ FaultPlan GeneratePlan(uint64_t seed, std::string_view workload, const FaultSurf
     }
   }
 
-  enum Kind { kPartition, kClog, kCrash, kPowerLoss, kDiskFull, kObjectStoreBurst };
+  enum Kind {
+    kPartition, kClog, kCrash, kPowerLoss, kDiskFull, kObjectStoreBurst,
+    kContainerKill, kPodDelete, kNodeDrain, kApiServerOutage, kEndpointLag,
+  };
   std::vector<Kind> kinds;
   if (swarm->partitions()) kinds.push_back(kPartition);
   if (swarm->clogging()) kinds.push_back(kClog);
@@ -103,6 +108,17 @@ FaultPlan GeneratePlan(uint64_t seed, std::string_view workload, const FaultSurf
   if (swarm->power_loss()) kinds.push_back(kPowerLoss);
   if (swarm->disk_full()) kinds.push_back(kDiskFull);
   if (swarm->object_store_errors()) kinds.push_back(kObjectStoreBurst);
+  if (swarm->kubernetes()) {
+    if (!surface.containers.empty()) {
+      kinds.push_back(kContainerKill);
+      kinds.push_back(kPodDelete);
+    }
+    if (surface.api_server) {
+      if (surface.host_names().size() > 1) kinds.push_back(kNodeDrain);
+      kinds.push_back(kApiServerOutage);
+      kinds.push_back(kEndpointLag);
+    }
+  }
   const uint32_t count = kinds.empty() || surface.nodes.empty()
                              ? 0 : static_cast<uint32_t>(rng.UniformIn(1, surface.max_actions));
   const SimDuration outage_min = SimDuration::Millis(100);
@@ -162,6 +178,24 @@ FaultPlan GeneratePlan(uint64_t seed, std::string_view workload, const FaultSurf
         window->set_listing_lag_ns(rng.DurationIn(SimDuration::Zero(), SimDuration::Seconds(10)).nanos());
         break;
       }
+      case kContainerKill:
+        action->mutable_container_kill()->set_pod(node);
+        action->mutable_container_kill()->set_container(rng.Pick(surface.containers));
+        break;
+      case kPodDelete:
+        action->mutable_pod_delete()->set_pod(node);
+        break;
+      case kNodeDrain:
+        action->mutable_node_drain()->set_host(rng.Pick(surface.host_names()));
+        action->mutable_node_drain()->set_duration_ns(rng.DurationIn(outage_min, surface.max_outage).nanos());
+        break;
+      case kApiServerOutage:
+        action->mutable_api_server_outage()->set_duration_ns(rng.DurationIn(outage_min, surface.max_outage).nanos());
+        break;
+      case kEndpointLag:
+        action->mutable_endpoint_lag()->set_lag_ns(rng.DurationIn(SimDuration::Seconds(1), SimDuration::Seconds(10)).nanos());
+        action->mutable_endpoint_lag()->set_duration_ns(rng.DurationIn(outage_min, surface.max_outage).nanos());
+        break;
     }
   }
   std::stable_sort(plan.mutable_actions()->begin(), plan.mutable_actions()->end(),

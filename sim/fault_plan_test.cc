@@ -41,9 +41,53 @@ TEST(FaultPlanTest, SwarmVariesKindsAcrossSeeds) {
       action_kinds.insert(action.kind_case());
     }
   }
-  EXPECT_EQ(on.size(), 14u);
-  EXPECT_EQ(off.size(), 14u);
-  EXPECT_EQ(action_kinds.size(), 7u);  // all but Heal, which plans only get by editing
+  EXPECT_EQ(on.size(), 14u);  // all but kubernetes: machines have no cluster
+  EXPECT_FALSE(on.contains("kubernetes"));
+  EXPECT_EQ(off.size(), 15u);
+  EXPECT_EQ(action_kinds.size(), 7u);  // all but Heal, which plans only get by editing, and Kubernetes'
+}
+
+// Where the surface is a cluster (pods on hosts, volumes, containers, an API server), the
+// swarm sometimes turns Kubernetes' faults on and plans draw every kind of them, naming the
+// surface's pods, hosts and containers; a machine surface's plan never names them.
+TEST(FaultPlanTest, ClusterSurfacesDrawKubernetesFaults) {
+  FaultSurface surface;
+  surface.nodes = {"etcd-main-0", "etcd-main-1", "etcd-main-2"};
+  surface.hosts = {"node-0", "node-1", "node-2"};
+  surface.volumes = {"data-etcd-main-0", "data-etcd-main-1", "data-etcd-main-2"};
+  surface.containers = {"etcd"};
+  surface.api_server = true;
+  surface.object_store = false;
+  std::set<int> kinds;
+  int on = 0;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const FaultPlan plan = GeneratePlan(seed, "w", surface);
+    ASSERT_TRUE(ValidatePlan(plan, surface).ok()) << seed << ": " << ValidatePlan(plan, surface);
+    on += plan.swarm().kubernetes();
+    for (const auto& action : plan.actions()) {
+      kinds.insert(action.kind_case());
+      if (action.has_container_kill()) {
+        EXPECT_EQ(action.container_kill().container(), "etcd");
+      }
+      if (action.has_node_drain()) {
+        EXPECT_TRUE(action.node_drain().host().starts_with("node-"));
+      }
+      if (action.has_power_loss()) {
+        EXPECT_TRUE(action.power_loss().node().starts_with("node-"));
+      }
+    }
+  }
+  EXPECT_GT(on, 50);
+  EXPECT_LT(on, 150);
+  using etcd_dst::faults::Action;
+  for (int kind : {Action::kContainerKill, Action::kPodDelete, Action::kNodeDrain, Action::kApiServerOutage,
+                   Action::kEndpointLag}) {
+    EXPECT_TRUE(kinds.contains(kind)) << kind;
+  }
+  FaultPlan machine_plan = GeneratePlan(3, "w", Surface());
+  machine_plan.mutable_swarm()->set_kubernetes(true);
+  EXPECT_EQ(ValidatePlan(machine_plan, Surface()).message(),
+            "swarm turns on Kubernetes faults, but this workload runs no cluster");
 }
 
 // Text round-trips exactly, so an unedited plan file replays the generated plan.

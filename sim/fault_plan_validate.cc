@@ -68,6 +68,9 @@ class Validator {
     if (bucket_faults && !surface_.object_store) {
       return absl::InvalidArgumentError("swarm turns on object-store faults, but this workload has no bucket");
     }
+    if (swarm.kubernetes() && surface_.containers.empty() && !surface_.api_server) {
+      return absl::InvalidArgumentError("swarm turns on Kubernetes faults, but this workload runs no cluster");
+    }
     return absl::OkStatus();
   }
 

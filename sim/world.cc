@@ -31,7 +31,15 @@ void World::AddHost(std::string_view name) {
 
 void World::AddVolume(std::string_view name, DiskOptions options) {
   SIM_CHECK(!volumes_.contains(name), "volume {} added twice", name);
-  volumes_.emplace(std::string(name), std::make_unique<Disk>(simulation_, std::string(name), options));
+  Disk& disk = *volumes_.emplace(std::string(name), std::make_unique<Disk>(simulation_, std::string(name), options))
+                     .first->second;
+  // A volume created after the plan (by a StatefulSet controller) gets the
+  // plan's settings as it is created.
+  if (auto planned = planned_persist_units_.find(name); planned != planned_persist_units_.end()) {
+    disk.set_persist_unit_bytes(planned->second);
+  }
+  if (planned_fsync_error_per_million_ > 0) disk.set_fsync_error_per_million(planned_fsync_error_per_million_);
+  if (planned_read_error_per_million_ > 0) disk.set_read_error_per_million(planned_read_error_per_million_);
 }
 
 void World::AddPod(std::string_view name, std::string_view host, std::string_view volume, BootFunction boot) {
@@ -247,8 +255,14 @@ void World::ApplyPlan(const FaultPlan& plan) {
   link.duplicate_per_million = swarm.duplication() ? swarm.duplicate_per_million() : 0;
   network_.SetDefaultLink(link);
   for (const auto& settings : plan.disks()) {
-    volume(settings.disk()).set_persist_unit_bytes(settings.persist_unit_bytes());
+    if (volumes_.contains(settings.disk())) {
+      volume(settings.disk()).set_persist_unit_bytes(settings.persist_unit_bytes());
+    } else {
+      planned_persist_units_[settings.disk()] = settings.persist_unit_bytes();
+    }
   }
+  planned_fsync_error_per_million_ = swarm.fsync_errors() ? swarm.fsync_error_per_million() : 0;
+  planned_read_error_per_million_ = swarm.read_errors() ? swarm.read_error_per_million() : 0;
   for (auto& [name, disk] : volumes_) {
     if (swarm.fsync_errors()) disk->set_fsync_error_per_million(swarm.fsync_error_per_million());
     if (swarm.read_errors()) disk->set_read_error_per_million(swarm.read_error_per_million());
@@ -289,6 +303,8 @@ void World::EndAllFaults() {
   faults_ended_ = true;
   network_.EndFaults();
   for (auto& [name, disk] : volumes_) disk->EndFaults();
+  planned_fsync_error_per_million_ = 0;
+  planned_read_error_per_million_ = 0;
   base_object_store_faults_ = ObjectStoreFaults{};
   object_store_.set_faults(base_object_store_faults_);
   TraceEvent("FaultsEnded").Detail("pods", pods_.size());

@@ -161,6 +161,9 @@ class World {
   std::map<std::string, std::unique_ptr<Disk>, std::less<>> volumes_;
   std::map<std::string, Pod, std::less<>> pods_;
   std::map<std::string, SimDuration, std::less<>> planned_start_delays_;  // of pods not yet added
+  std::map<std::string, uint32_t, std::less<>> planned_persist_units_;  // of volumes not yet added
+  uint32_t planned_fsync_error_per_million_ = 0;
+  uint32_t planned_read_error_per_million_ = 0;
   ObjectStoreFaults base_object_store_faults_;
   std::string export_directory_;
   absl::Status export_status_;

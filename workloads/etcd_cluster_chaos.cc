@@ -1,7 +1,10 @@
 // etcd-cluster-chaos: three etcd members bootstrap a cluster and serve client
 // writes and reads under the seed's fault plan: partitions, clogged links,
 // packet loss, process crashes, power losses with torn writes, disk faults,
-// delayed starts. Checked while it runs: raft safety (at most one leader per
+// delayed starts, and Kubernetes' own: container kills, pod deletes, node
+// drains, API-server outages and endpoint lag. The members run as druid
+// runs them (cluster/etcd_cluster.h): a StatefulSet etcd-main of three
+// pods on three nodes, a volume each. Checked while it runs: raft safety (at most one leader per
 // term; an entry once committed is never changed) and linearizable reads of
 // acknowledged writes. Then a liveness phase, as TigerBeetle's VOPR has one:
 // at the end of the fault horizon every fault ends and every stopped process
@@ -17,7 +20,7 @@
 #include "model/etcd/client.h"
 #include "sim/simulation.h"
 #include "sim/world.h"
-#include "workloads/etcd_machines.h"
+#include "cluster/etcd_cluster.h"
 #include "workloads/workload.h"
 
 namespace workloads {
@@ -39,8 +42,7 @@ const SimTime kRunEnd = SimTime::Zero() + SimDuration::Seconds(85);
 class EtcdClusterChaos : public Workload {
  public:
   std::optional<sim::FaultSurface> Faults() const override {
-    sim::FaultSurface surface;
-    surface.nodes = {"m0", "m1", "m2"};
+    sim::FaultSurface surface = Surface();
     surface.horizon = SimDuration::Seconds(40);
     surface.max_actions = 12;
     surface.object_store = false;
@@ -51,20 +53,14 @@ class EtcdClusterChaos : public Workload {
 
   void Setup(sim::Simulation& simulation, const sim::FaultPlan& plan) override {
     simulation_ = &simulation;
-    world_ = std::make_unique<sim::World>(&simulation);
     sim::Properties& properties = simulation.properties();
     for (const char* name : {"WriteAcknowledged", "WriteFailed", "LeaderChanged", "ReadVerified", "SnapshotTaken",
                              "DataLostAfterFailedFsync", "MemberUnbootableAfterPowerLoss"}) {
       properties.DeclareSometimes(name);
     }
     properties.DeclareCheck("ClusterServesAfterFaults");
-    EtcdMachines::Options options;
-    options.members = 3;
-    options.snapshot_count = 300;
-    machines_ = std::make_unique<EtcdMachines>(&simulation, world_.get(), options);
-    client_node_ = world_->network().AddNode("client");
-    world_->ApplyPlan(plan);
-    for (const std::string& name : machines_->names()) world_->Start(name);
+    cluster_ = std::make_unique<cluster::EtcdCluster>(&simulation, Options());
+    cluster_->Start(plan);
     sim::Group* clients = simulation.scheduler().CreateGroup("clients");
     for (int w = 0; w < kWriters; ++w) {
       simulation.scheduler().Spawn(clients, fmt::format("writer-{}", w), [this, w] { Writer(w); });
@@ -75,18 +71,22 @@ class EtcdClusterChaos : public Workload {
     simulation.scheduler().Spawn(checker, "liveness", [this] { Liveness(); });
   }
 
-  sim::World* world() override { return world_.get(); }
+  sim::World* world() override { return &cluster_->world(); }
 
   sim::RunLimits Limits() const override {
     return {.until = kRunEnd, .max_events = 20'000'000};
   }
 
  private:
+  static cluster::EtcdCluster::Options Options() { return {.members = 3, .nodes = 3, .snapshot_count = 300}; }
+  // What plans may touch: the cluster's pods, nodes, volumes, its etcd
+  // container and its control plane.
+  static sim::FaultSurface Surface() { return cluster::EtcdCluster::Faults(Options()); }
+
   model::etcd::Client MakeClient(const std::string& stream) {
-    std::vector<std::string> endpoints = machines_->ClientUrls();
+    std::vector<std::string> endpoints = cluster_->ClientUrls();
     simulation_->Stream(stream).Shuffle(endpoints);
-    return model::etcd::Client(&world_->network(), client_node_, endpoints, &simulation_->Stream(stream),
-                               SimDuration::Seconds(2));
+    return cluster_->Client(endpoints, SimDuration::Seconds(2), &simulation_->Stream(stream));
   }
 
   void Writer(int writer) {
@@ -124,8 +124,8 @@ class EtcdClusterChaos : public Workload {
   // Raft safety, sampled every heartbeat across every member and boot.
   void CheckRaft() {
     sim::Properties& properties = simulation_->properties();
-    for (const std::string& name : machines_->names()) {
-      EtcdServer* server = machines_->Current(name);
+    for (int member = 0; member < cluster_->members(); ++member) {
+      EtcdServer* server = cluster_->Current(member);
       if (server == nullptr || server->state() != EtcdServer::State::kRunning || server->raft() == nullptr) continue;
       const model::raft::Raft& raft = *server->raft();
       if (raft.role() != model::raft::Role::kLeader) continue;
@@ -135,7 +135,7 @@ class EtcdClusterChaos : public Workload {
                         fmt::format("term {}: {} and {}", raft.term(), model::FormatId(it->second),
                                     model::FormatId(server->id())));
     }
-    const auto& servers = machines_->all();
+    const auto& servers = cluster_->all();
     for (size_t s = 0; s < servers.size(); ++s) {
       const auto& log = servers[s]->applied_log();
       size_t& seen = applied_seen_[s];
@@ -162,26 +162,28 @@ class EtcdClusterChaos : public Workload {
 
   // A member is excused from serving only if etcd refuses to start on what a
   // power loss left on its disk, with every fault over.
-  std::map<std::string, std::string> Unbootable() {
-    std::map<std::string, std::string> excused;
-    for (const std::string& name : machines_->names()) {
-      const std::string failure = machines_->LastStartFailure(name);
-      if (!failure.empty() && world_->disk(name).power_losses() > 0) excused[name] = failure;
+  std::map<int, std::string> Unbootable() {
+    std::map<int, std::string> excused;
+    for (int member = 0; member < cluster_->members(); ++member) {
+      const std::string failure = cluster_->LastStartFailure(member);
+      if (!failure.empty() && Volume(member).power_losses() > 0) excused[member] = failure;
     }
     return excused;
   }
 
+  sim::Disk& Volume(int member) { return cluster_->world().volume(cluster_->VolumeName(member)); }
+
   // The members (not excused) that answer a linearizable read themselves.
-  std::vector<std::string> Serving(const std::map<std::string, std::string>& excused) {
-    std::vector<std::string> serving;
-    for (const std::string& name : machines_->names()) {
-      if (excused.contains(name)) continue;
-      model::etcd::Client client(&world_->network(), client_node_, {machines_->ClientUrl(name)},
-                                 &simulation_->Stream("chaos.liveness"), SimDuration::Seconds(2));
+  std::vector<int> Serving(const std::map<int, std::string>& excused) {
+    std::vector<int> serving;
+    for (int member = 0; member < cluster_->members(); ++member) {
+      if (excused.contains(member)) continue;
+      model::etcd::Client client =
+          cluster_->Client({cluster_->ClientUrl(member)}, SimDuration::Seconds(2), &simulation_->Stream("chaos.liveness"));
       absl::StatusOr<etcd_dst::etcd::RangeResponse> probe = client.Get("liveness-probe");
       sim::TraceEvent event("LivenessProbe");
-      event.Detail("member", name).Detail("status", probe.status().ToString());
-      const EtcdServer* server = machines_->Current(name);
+      event.Detail("member", cluster_->PodName(member)).Detail("status", probe.status().ToString());
+      const EtcdServer* server = cluster_->Current(member);
       if (server != nullptr && server->raft() != nullptr) {
         const model::raft::Raft& raft = *server->raft();
         event.Detail("role", static_cast<int>(raft.role()))
@@ -191,49 +193,52 @@ class EtcdClusterChaos : public Workload {
             .Detail("applied", raft.applied())
             .Detail("last_index", raft.last_index());
       }
-      if (probe.ok()) serving.push_back(name);
+      if (probe.ok()) serving.push_back(member);
     }
     return serving;
   }
 
   void Liveness() {
     sim::this_actor::SleepFor(kFaultsEnd - simulation_->Now());
-    world_->EndAllFaults();
-    machines_->RestartWithoutBackOff();
+    cluster_->world().EndAllFaults();
+    cluster_->RestartWithoutBackOff();
     sim::this_actor::SleepFor(kTrafficEnds - simulation_->Now());
     sim::Properties& properties = simulation_->properties();
-    std::map<std::string, std::string> excused;
-    std::vector<std::string> serving;
+    const size_t members = static_cast<size_t>(cluster_->members());
+    std::map<int, std::string> excused;
+    std::vector<int> serving;
     while (true) {
-      machines_->RestartWithoutBackOff();
+      cluster_->RestartWithoutBackOff();
       excused = Unbootable();
-      if (machines_->names().size() - excused.size() < kQuorum) break;
+      if (members - excused.size() < kQuorum) break;
       serving = Serving(excused);
       if (serving.size() >= kQuorum || simulation_->Now() >= kServeDeadline) break;
       sim::this_actor::SleepFor(SimDuration::Seconds(1));
     }
-    for (const auto& [name, failure] : excused) {
-      sim::TraceEvent("MemberUnbootable").Detail("member", name).Detail("error", failure);
+    for (const auto& [member, failure] : excused) {
+      sim::TraceEvent("MemberUnbootable").Detail("member", cluster_->PodName(member)).Detail("error", failure);
     }
     properties.Sometimes(!excused.empty(), "MemberUnbootableAfterPowerLoss");
     uint64_t lost_after_failed_sync = 0;
-    for (const std::string& name : machines_->names()) {
-      lost_after_failed_sync += world_->disk(name).bytes_lost_after_failed_sync();
+    for (int member = 0; member < cluster_->members(); ++member) {
+      lost_after_failed_sync += Volume(member).bytes_lost_after_failed_sync();
     }
     properties.Sometimes(lost_after_failed_sync > 0, "DataLostAfterFailedFsync");
-    const bool quorum_unbootable = machines_->names().size() - excused.size() < kQuorum;
+    const bool quorum_unbootable = members - excused.size() < kQuorum;
+    std::vector<std::string> serving_names;
+    for (int member : serving) serving_names.push_back(cluster_->PodName(member));
     const bool serves = quorum_unbootable || serving.size() >= kQuorum;
     properties.Always(serves, "ClusterServesAfterFaults",
                       fmt::format("{} of the members serve {}s after the faults ended (serving: {}; unbootable: {})",
                                   serving.size(), (simulation_->Now() - kFaultsEnd).nanos() / 1'000'000'000,
-                                  fmt::join(serving, ","), excused.size()));
+                                  fmt::join(serving_names, ","), excused.size()));
     if (serving.empty()) return;
     CheckAcknowledgedWrites(serving.front());
   }
 
-  void CheckAcknowledgedWrites(const std::string& member) {
-    model::etcd::Client client(&world_->network(), client_node_, {machines_->ClientUrl(member)},
-                               &simulation_->Stream("chaos.final"), SimDuration::Seconds(2));
+  void CheckAcknowledgedWrites(int member) {
+    model::etcd::Client client =
+        cluster_->Client({cluster_->ClientUrl(member)}, SimDuration::Seconds(2), &simulation_->Stream("chaos.final"));
     size_t lost = 0, unread = 0;
     std::string example;
     for (const auto& [key, value] : acknowledged_) {
@@ -249,13 +254,12 @@ class EtcdClusterChaos : public Workload {
     }
     simulation_->properties().Always(lost == 0 && unread == 0, "AcknowledgedWritesSurvive",
                                      fmt::format("{} of {} acknowledged writes lost (e.g. {}), {} unreadable via {}",
-                                                 lost, acknowledged_.size(), example, unread, member));
+                                                 lost, acknowledged_.size(), example, unread,
+                                                 cluster_->PodName(member)));
   }
 
   sim::Simulation* simulation_ = nullptr;
-  std::unique_ptr<sim::World> world_;
-  std::unique_ptr<EtcdMachines> machines_;
-  sim::NodeId client_node_ = 0;
+  std::unique_ptr<cluster::EtcdCluster> cluster_;
   std::map<std::string, std::string> acknowledged_;
   std::map<uint64_t, uint64_t> leaders_;  // term -> leader
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> committed_;  // index -> (term, digest)

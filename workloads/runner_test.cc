@@ -101,36 +101,21 @@ TEST(RunnerTest, TraceFileMatchesResult) {
 namespace workloads {
 namespace {
 
-// etcd #16596 is found by random search over the mechanism (a power loss inside bbolt's
-// single 16 KiB init write): every kind of torn-init failure shows up within 1000 seeds, as
-// does a second window (the WAL visible before its bootstrap entries are synced: the member
-// restarts with no voters and never serves). Building the bbolt image in a temp file removes
-// the first kind; also writing the bootstrap entries before the WAL's rename removes both.
-// Every declared Sometimes mark of each variant is hit.
-TEST(SingleMemberPowerLossTest, FindsBothWindowsAndTheFixesHold) {
-  std::set<std::string> failures;
+// Building the bbolt image in a temp file leaves only the second window (no voters); also
+// writing the bootstrap entries before the WAL's rename removes both. Every declared Sometimes
+// mark of each variant is hit. (The search that finds every kind of #16596 failure is in
+// search_test.cc: it needs thousands of seeds.)
+TEST(SingleMemberPowerLossTest, TheFixesHold) {
   std::map<std::string, std::map<std::string, uint64_t>> hits;  // workload -> mark -> hits
   auto count = [&hits](const etcd_dst::result::RunResult& result) {
     for (const auto& property : result.properties()) {
       if (property.kind() == "sometimes") hits[result.workload()][property.name()] += property.hits();
     }
   };
-  for (uint64_t seed = 1; seed <= 1000; ++seed) {
-    auto result = RunWorkload({.workload = "single-member-power-loss", .seed = seed});
-    ASSERT_TRUE(result.ok()) << result.status();
-    count(*result);
-    for (const auto& violation : result->violations()) {
-      EXPECT_EQ(violation.property(), "RecoveryAlwaysSucceeds") << ResultLine(*result);
-      const std::string& details = violation.details();
-      if (details.find("SIGBUS") != std::string::npos) failures.insert("sigbus");
-      if (details.find("invalid freelist page") != std::string::npos) failures.insert("freelist");
-      if (details.find("file size too small") != std::string::npos) failures.insert("too small");
-      if (details.find("invalid database") != std::string::npos) failures.insert("invalid");
-      if (details.find("never became available") != std::string::npos) failures.insert("no voters");
-    }
-  }
-  EXPECT_EQ(failures, (std::set<std::string>{"sigbus", "freelist", "too small", "invalid", "no voters"}));
   for (uint64_t seed = 1; seed <= 300; ++seed) {
+    auto plain = RunWorkload({.workload = "single-member-power-loss", .seed = seed});
+    ASSERT_TRUE(plain.ok());
+    count(*plain);
     auto atomic_init = RunWorkload({.workload = "single-member-power-loss-atomic-init", .seed = seed});
     ASSERT_TRUE(atomic_init.ok());
     count(*atomic_init);

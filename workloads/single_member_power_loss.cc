@@ -5,7 +5,9 @@
 // 4096- or 8192-byte persist units, then a restart. The member runs with
 // etcd's default flags (name "default", localhost URLs), like the report. Recovery must succeed and
 // every acknowledged write must survive. With --export-disks the crash image
-// is written for the real etcd to open.
+// is written for the real etcd to open (volume data-etcd-main-0). The member
+// is a one-pod StatefulSet on one node (cluster/etcd_cluster.h) with no
+// readiness probe: the report's etcd runs bare.
 #include <map>
 #include <memory>
 
@@ -14,7 +16,7 @@
 #include "sim/simulation.h"
 #include "sim/trace.h"
 #include "sim/world.h"
-#include "workloads/etcd_machines.h"
+#include "cluster/etcd_cluster.h"
 #include "workloads/workload.h"
 
 namespace workloads {
@@ -28,12 +30,7 @@ class SingleMemberPowerLoss : public Workload {
   SingleMemberPowerLoss(std::string name, model::bbolt::InitMode init, bool atomic_wal_bootstrap)
       : name_(std::move(name)), init_(init), atomic_wal_bootstrap_(atomic_wal_bootstrap) {}
 
-  std::optional<sim::FaultSurface> Faults() const override {
-    sim::FaultSurface surface;
-    surface.nodes = {"m0"};
-    surface.object_store = false;
-    return surface;
-  }
+  std::optional<sim::FaultSurface> Faults() const override { return cluster::EtcdCluster::Faults(Options()); }
 
   std::optional<sim::FaultPlan> MakePlan(uint64_t seed) const override {
     sim::Rng rng = sim::Rng::Stream(seed, "fault-plan");
@@ -43,20 +40,19 @@ class SingleMemberPowerLoss : public Workload {
     plan.mutable_link()->set_latency_base_ns(SimDuration::Micros(200).nanos());
     plan.mutable_link()->set_latency_jitter_ns(SimDuration::Micros(300).nanos());
     auto* disk = plan.add_disks();
-    disk->set_disk("m0");
+    disk->set_disk(kVolume);
     disk->set_persist_unit_bytes(rng.Chance(1, 2) ? 4096 : 8192);
     auto* action = plan.add_actions();
     const SimDuration at = rng.Chance(1, 2) ? rng.DurationIn(SimDuration::Zero(), SimDuration::Millis(40))
                                             : rng.DurationIn(SimDuration::Millis(40), SimDuration::Seconds(3));
     action->set_at_ns(at.nanos());
-    action->mutable_power_loss()->set_node("m0");
+    action->mutable_power_loss()->set_node(kNode);
     action->mutable_power_loss()->set_restart_after_ns(SimDuration::Seconds(1).nanos());
     return plan;
   }
 
   void Setup(sim::Simulation& simulation, const sim::FaultPlan& plan) override {
     simulation_ = &simulation;
-    world_ = std::make_unique<sim::World>(&simulation);
     sim::Properties& properties = simulation.properties();
     for (const char* name : {"RestartWithoutWal", "RestartWithWal", "WritesAcknowledged"}) {
       properties.DeclareSometimes(name);
@@ -67,35 +63,48 @@ class SingleMemberPowerLoss : public Workload {
     if (init_ != model::bbolt::InitMode::kAtomicRename) properties.DeclareSometimes("RestartFailedTornDb");
     if (!atomic_wal_bootstrap_) properties.DeclareSometimes("RestartedButUnavailable");
     properties.DeclareCheck("RecoveryAlwaysSucceeds");
-    EtcdMachines::Options options;
-    options.members = 1;
-    options.bbolt_init = init_;
-    options.etcd_defaults = true;
-    options.atomic_wal_bootstrap = atomic_wal_bootstrap_;
-    options.on_start = [this](const std::string& machine) {
-      if (world_->boots(machine) < 2) return;
-      const bool wal = world_->disk(machine).Exists("var/etcd/data/member/wal");
+    cluster::EtcdCluster::Options options = Options();
+    options.on_start = [this](int member) {
+      const std::string pod = cluster_->PodName(member);
+      if (cluster_->world().boots(pod) < 2) return;
+      const bool wal = cluster_->world().disk(pod).Exists("var/etcd/data/member/wal");
       simulation_->properties().Sometimes(!wal, "RestartWithoutWal");
       simulation_->properties().Sometimes(wal, "RestartWithWal");
     };
-    machines_ = std::make_unique<EtcdMachines>(&simulation, world_.get(), options);
-    client_node_ = world_->network().AddNode("client");
-    world_->ApplyPlan(plan);
-    world_->Start("m0");
+    cluster_ = std::make_unique<cluster::EtcdCluster>(&simulation, std::move(options));
+    cluster_->Start(plan);
     simulation.scheduler().Spawn(simulation.scheduler().CreateGroup("client"), "writer", [this] { Writer(); });
     simulation.scheduler().Spawn(simulation.scheduler().CreateGroup("checker"), "checker", [this] { Check(); });
   }
 
-  sim::World* world() override { return world_.get(); }
+  sim::World* world() override { return &cluster_->world(); }
 
   sim::RunLimits Limits() const override {
     return {.until = SimTime::Zero() + SimDuration::Seconds(20), .max_events = 5'000'000};
   }
 
  private:
+  static constexpr const char* kVolume = "data-etcd-main-0";
+  static constexpr const char* kNode = "node-0";
+
+  cluster::EtcdCluster::Options Options() const {
+    return {.members = 1,
+            .nodes = 1,
+            .snapshot_count = 100000,  // etcd's default
+            .data_dir = "var/etcd/data",
+            .bbolt_init = init_,
+            .atomic_wal_bootstrap = atomic_wal_bootstrap_,
+            .etcd_defaults = true,
+            .readiness = false};
+  }
+
+  model::etcd::Client Client(const std::string& stream) {
+    return cluster_->Client({"http://" + cluster_->PodName(0) + ":2379"}, SimDuration::Seconds(2),
+                            &simulation_->Stream(stream));
+  }
+
   void Writer() {
-    model::etcd::Client client(&world_->network(), client_node_, machines_->ClientUrls(),
-                               &simulation_->Stream("single-member.client"), SimDuration::Seconds(2));
+    model::etcd::Client client = Client("single-member.client");
     for (int i = 0; simulation_->Now() < SimTime::Zero() + SimDuration::Seconds(8); ++i) {
       sim::this_actor::SleepFor(SimDuration::Millis(50));
       const std::string key = fmt::format("key-{:04d}", i);
@@ -112,14 +121,13 @@ class SingleMemberPowerLoss : public Workload {
   void Check() {
     sim::this_actor::SleepFor(SimDuration::Seconds(12));
     sim::Properties& properties = simulation_->properties();
-    model::etcd::EtcdServer* server = machines_->Current("m0");
+    model::etcd::EtcdServer* server = cluster_->Current(0);
     const bool running = server != nullptr && server->state() == model::etcd::EtcdServer::State::kRunning;
     std::string failure;
-    for (const auto& boot : machines_->all()) {
+    for (const auto& boot : cluster_->all()) {
       if (boot->state() == model::etcd::EtcdServer::State::kFailed) failure = boot->failure();
     }
-    model::etcd::Client client(&world_->network(), client_node_, machines_->ClientUrls(),
-                               &simulation_->Stream("single-member.checker"), SimDuration::Seconds(2));
+    model::etcd::Client client = Client("single-member.checker");
     bool serving = false;
     for (int attempt = 0; running && !serving && attempt < 3; ++attempt) serving = client.Get("probe").ok();
     const char* outcome = serving ? "serving" : running ? "unavailable" : "failed";
@@ -148,9 +156,7 @@ class SingleMemberPowerLoss : public Workload {
   model::bbolt::InitMode init_;
   bool atomic_wal_bootstrap_;
   sim::Simulation* simulation_ = nullptr;
-  std::unique_ptr<sim::World> world_;
-  std::unique_ptr<EtcdMachines> machines_;
-  sim::NodeId client_node_ = 0;
+  std::unique_ptr<cluster::EtcdCluster> cluster_;
   std::map<std::string, std::string> acknowledged_;
 };
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 dst=$1
 shift
-seeds=${*:-"$(seq 1 10) 27 175 181 235 294"}
+seeds=${*:-"$(seq 1 10) 27 149 214 565 1217 1670 4592"}
 source "$(dirname "$0")/lib.sh"
 command -v etcd >/dev/null || { echo "etcd not installed (scripts/install-deps.sh installs etcd-server)"; exit 1; }
 work=$(mktemp -d)
@@ -25,7 +25,7 @@ for seed in $seeds; do
   else
     expected=$(sed -E 's/.*error="([^"]*)".*/\1/' <<<"$line")
   fi
-  data="$work/$seed/m0/powerloss-0/var/etcd/data"
+  data="$work/$seed/data-etcd-main-0/powerloss-0/var/etcd/data"
   mkdir -p "$data"
   # The image's paths say /var/etcd/data; the real etcd opens it where it lies.
   expected=${expected//\/var\/etcd\/data/$data}
