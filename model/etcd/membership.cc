@@ -264,6 +264,16 @@ std::string Cluster::Serialize() const {
   return out;
 }
 
+std::string Cluster::SerializeV2Store() const {
+  Cluster stored = *this;
+  for (auto& [id, member] : stored.members_) {
+    // Published members have client URLs (etcd always advertises one);
+    // a member's own publish is the only write of its attributes.
+    if (member.client_urls.empty()) member.name.clear();
+  }
+  return stored.Serialize();
+}
+
 absl::StatusOr<Cluster> Cluster::Deserialize(std::string_view data) {
   Cluster cluster;
   size_t line_start = 0;

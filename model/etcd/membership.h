@@ -71,8 +71,16 @@ class Cluster {
   bool ReadyToRemoveVotingMember(MemberId id) const;
   bool ReadyToPromoteMember(MemberId id) const;
 
-  // Serialized for raft snapshots (our own format).
+  // Serialized whole, as the member holds it in memory (a peer's /members
+  // answer; our own format).
   std::string Serialize() const;
+  // What etcd 3.4's v2 store keeps of it, for raft snapshots: every member's
+  // raft attributes (ID, peer URLs, learner), and name and client URLs only
+  // of members whose publish was applied. A bootstrap member that never
+  // started has its name (from --initial-cluster) only in memory: a member
+  // that restarts from, or installs, a snapshot lists it with an EMPTY name
+  // (real etcd 3.4.23: scripts/conformance/unstarted_member_vs_etcd.sh).
+  std::string SerializeV2Store() const;
   static absl::StatusOr<Cluster> Deserialize(std::string_view data);
 
  private:

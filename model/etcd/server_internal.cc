@@ -153,7 +153,7 @@ bool DecodeV2Request(std::string_view data, V2Request* r) {
 
 std::string SnapshotData(const Cluster& cluster, const std::string& kv_state) {
   std::string out;
-  pb::PutBytes(out, 1, cluster.Serialize());
+  pb::PutBytes(out, 1, cluster.SerializeV2Store());
   pb::PutBytes(out, 2, kv_state);
   return out;
 }
