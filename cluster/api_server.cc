@@ -200,9 +200,13 @@ void ApiServer::Handle(sim::Envelope envelope) {
   envelope.Reply(result->SerializeAsString());
 }
 
+absl::StatusOr<std::string> ApiClient::Send(std::string_view method, const Object& request) {
+  const uint16_t port = sim::EphemeralPort(*rng_);
+  return network_->Call({self_, port}, server_, method, request.SerializeAsString(), timeout_);
+}
+
 absl::StatusOr<Object> ApiClient::Call(std::string_view method, const Object& request) {
-  const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
-  absl::StatusOr<std::string> reply = network_->Call({self_, port}, server_, method, request.SerializeAsString(), timeout_);
+  absl::StatusOr<std::string> reply = Send(method, request);
   if (!reply.ok()) return reply.status();
   Object object;
   if (!object.ParseFromString(*reply)) return absl::DataLossError("malformed API server response");
@@ -218,11 +222,12 @@ absl::StatusOr<Object> ApiClient::Get(const std::string& kind, const std::string
 
 absl::StatusOr<Object> ApiClient::Create(const Object& object) { return Call("Create", object); }
 
+absl::StatusOr<Object> ApiClient::Update(const Object& object) { return Call("Update", object); }
+
 absl::StatusOr<etcd_dst::kube::ObjectList> ApiClient::List(const std::string& kind) {
-  const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
   Object request;
   request.set_kind(kind);
-  absl::StatusOr<std::string> reply = network_->Call({self_, port}, server_, "List", request.SerializeAsString(), timeout_);
+  absl::StatusOr<std::string> reply = Send("List", request);
   if (!reply.ok()) return reply.status();
   etcd_dst::kube::ObjectList list;
   if (!list.ParseFromString(*reply)) return absl::DataLossError("malformed API server response");
@@ -237,7 +242,7 @@ absl::Status ApiClient::Delete(const std::string& kind, const std::string& name)
 }
 
 absl::StatusOr<std::unique_ptr<ApiWatch>> ApiClient::Watch(const std::string& kind, int64_t resource_version) {
-  const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
+  const uint16_t port = sim::EphemeralPort(*rng_);
   absl::StatusOr<std::unique_ptr<sim::Connection>> connection = network_->Connect({self_, port}, server_, timeout_);
   if (!connection.ok()) return connection.status();
   Object request;
@@ -258,6 +263,5 @@ absl::StatusOr<WatchEvent> ApiWatch::Next(sim::SimDuration timeout) {
   if (event.type() == "ERROR") return absl::OutOfRangeError(event.object().meta().name());
   return event;
 }
-absl::StatusOr<Object> ApiClient::Update(const Object& object) { return Call("Update", object); }
 
 }  // namespace cluster

@@ -109,6 +109,8 @@ class ApiClient {
   absl::StatusOr<std::unique_ptr<ApiWatch>> Watch(const std::string& kind, int64_t resource_version);
 
  private:
+  // The raw reply to one call, from a port of its own.
+  absl::StatusOr<std::string> Send(std::string_view method, const Object& request);
   absl::StatusOr<Object> Call(std::string_view method, const Object& request);
 
   sim::Network* network_;

@@ -66,6 +66,10 @@ void Cluster::CreateStatefulSet(StatefulSetSpec spec) {
   for (int ordinal = 0; ordinal < std::min(first_batch, set.spec.replicas); ++ordinal) CreatePod(set, ordinal);
 }
 
+std::string Cluster::PodName(const std::string& statefulset, int ordinal) {
+  return fmt::format("{}-{}", statefulset, ordinal);
+}
+
 std::string Cluster::NodeFor(int ordinal) const {
   for (size_t offset = 0; offset < nodes_.size(); ++offset) {
     const std::string& node = nodes_[(static_cast<size_t>(ordinal) + offset) % nodes_.size()];
@@ -104,7 +108,7 @@ void Cluster::Scale(const std::string& statefulset, int replicas) {
   // Down: the highest ordinals go first (both policies; OrderedReady waits
   // for each to terminate, which a crash does at once).
   for (int ordinal = before - 1; ordinal >= replicas; --ordinal) {
-    const std::string pod = fmt::format("{}-{}", set.spec.name, ordinal);
+    const std::string pod = PodName(set.spec.name, ordinal);
     auto it = pods_.find(pod);
     if (it == pods_.end() || it->second.scaled_away) continue;
     it->second.scaled_away = true;
@@ -117,11 +121,11 @@ void Cluster::Scale(const std::string& statefulset, int replicas) {
   // Up: Parallel creates every missing ordinal now; OrderedReady the first
   // missing one, and each next once the one before is Ready.
   for (int ordinal = 0; ordinal < replicas; ++ordinal) {
-    const std::string pod = fmt::format("{}-{}", set.spec.name, ordinal);
+    const std::string pod = PodName(set.spec.name, ordinal);
     auto it = pods_.find(pod);
     if (it != pods_.end() && !it->second.scaled_away) continue;
     if (set.spec.policy == PodManagementPolicy::kOrderedReady && ordinal > 0 &&
-        !Ready(fmt::format("{}-{}", set.spec.name, ordinal - 1))) {
+        !Ready(PodName(set.spec.name, ordinal - 1))) {
       break;
     }
     if (it != pods_.end()) {
@@ -137,7 +141,7 @@ void Cluster::Scale(const std::string& statefulset, int replicas) {
 }
 
 void Cluster::CreatePod(StatefulSet& set, int ordinal) {
-  const std::string pod = fmt::format("{}-{}", set.spec.name, ordinal);
+  const std::string pod = PodName(set.spec.name, ordinal);
   const std::string volume = "data-" + pod;  // the PVC of the ordinal, kept for the pod's next lives
   Pod& entry = pods_[pod];
   entry.statefulset = set.spec.name;
@@ -190,7 +194,7 @@ void Cluster::OnReadyChange(const std::string& pod, bool ready) {
   const int next = entry.ordinal + 1;
   if (ready && set.spec.policy == PodManagementPolicy::kOrderedReady && next < set.spec.replicas &&
       !entry.scaled_away) {
-    auto it = pods_.find(fmt::format("{}-{}", set.spec.name, next));
+    auto it = pods_.find(PodName(set.spec.name, next));
     if (it == pods_.end()) {
       CreatePod(set, next);
     } else if (it->second.scaled_away) {

@@ -88,6 +88,7 @@ class Cluster : public sim::Resolver {
     StatefulSetSpec spec;
     std::set<std::string> endpoints;  // the client service's view, lagging
   };
+  static std::string PodName(const std::string& statefulset, int ordinal);
   void CreatePod(StatefulSet& set, int ordinal);
   // The plan's actions about what the cluster models (World::ActionHandler).
   bool Perform(const etcd_dst::faults::Action& action);

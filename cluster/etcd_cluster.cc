@@ -188,8 +188,10 @@ model::etcd::EtcdConfig EtcdCluster::Config(int ordinal) const {
 int EtcdCluster::RunEtcd(int ordinal, sim::Group* container) {
   const std::string pod = PodName(ordinal);
   const model::etcd::EtcdConfig config = Config(ordinal);
-  all_.push_back(std::make_unique<model::etcd::EtcdServer>(
-      world_.Context(pod, &simulation_->Stream("etcd." + config.name)), config));
+  // The process's stream is named by its pod, never by etcd's member name:
+  // restored members are all "default" and must not share a stream.
+  all_.push_back(std::make_unique<model::etcd::EtcdServer>(world_.Context(pod, &simulation_->Stream("etcd." + pod)),
+                                                           config));
   model::etcd::EtcdServer* server = all_.back().get();
   current_[ordinal] = server;
   last_[ordinal] = server;

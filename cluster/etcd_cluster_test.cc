@@ -1,6 +1,7 @@
 #include "cluster/etcd_cluster.h"
 
 #include <algorithm>
+#include <memory>
 
 #include <gtest/gtest.h>
 
@@ -14,28 +15,26 @@ using sim::SimDuration;
 // The member list through the client service, as "name" or "name (unstarted)" (no client URLs
 // yet, as etcdctl shows it), sorted by name.
 std::vector<std::string> MemberTable(EtcdCluster& cluster) {
-  std::vector<std::string> table;
-  sim::Simulation* simulation = sim::Simulation::Current();
-  bool done = false;
-  simulation->scheduler().Spawn(nullptr, "member-list", [&] {
-    model::etcd::Client client = cluster.Client({cluster.ClientServiceUrl()});
-    absl::StatusOr<etcd_dst::etcd::MemberListResponse> members = client.MemberList();
-    if (members.ok()) {
-      for (const auto& member : members->members()) {
-        table.push_back(member.name() + (member.clienturls().empty() ? " (unstarted)" : ""));
-      }
-    } else {
-      table.push_back(members.status().ToString());
-    }
-    std::sort(table.begin(), table.end());
-    done = true;
-  });
-  const sim::SimTime until = simulation->Now() + SimDuration::Seconds(10);
-  while (!done && simulation->Now() < until) {
-    simulation->scheduler().Run({.until = simulation->Now() + SimDuration::Millis(100)});
-  }
+  // Shared: a list that times out may still finish later, after this returns.
+  auto table_ptr = std::make_shared<std::vector<std::string>>();
+  const bool done = sim::RunActorUntilDone(
+      *sim::Simulation::Current(),
+      [&cluster, table_ptr] {
+        std::vector<std::string>& table = *table_ptr;
+        model::etcd::Client client = cluster.Client({cluster.ClientServiceUrl()});
+        absl::StatusOr<etcd_dst::etcd::MemberListResponse> members = client.MemberList();
+        if (members.ok()) {
+          for (const auto& member : members->members()) {
+            table.push_back(member.name() + (member.clienturls().empty() ? " (unstarted)" : ""));
+          }
+        } else {
+          table.push_back(members.status().ToString());
+        }
+        std::sort(table.begin(), table.end());
+      },
+      SimDuration::Seconds(10));
   EXPECT_TRUE(done) << "the member list did not finish";
-  return table;
+  return *table_ptr;
 }
 
 // A three-member etcd StatefulSet whose pod 2 is Pending for 30 s: pods 0 and 1 form the

@@ -12,6 +12,7 @@
 #include "fmt/format.h"
 #include "model/etcd/client.h"
 #include "model/etcd/restore.h"
+#include "sim/run_actor_test_util.h"
 #include "sim/trace.h"
 
 namespace cluster {
@@ -51,15 +52,14 @@ class Members {
   // Runs `body` as a client actor (outside the cluster) until it returns.
   void AsClient(std::vector<std::string> endpoints, absl::AnyInvocable<void(Client&)> body,
                 SimDuration limit = SimDuration::Seconds(60)) {
-    bool done = false;
-    simulation_.scheduler().Spawn(nullptr, "client", [&, endpoints]() mutable {
-      Client client = cluster_->Client(endpoints);
-      body(client);
-      done = true;
-    });
-    const sim::SimTime until = simulation_.Now() + limit;
-    while (!done && simulation_.Now() < until) RunFor(SimDuration::Millis(500));
-    ASSERT_TRUE(done) << "client did not finish";
+    ASSERT_TRUE(sim::RunActorUntilDone(
+        simulation_,
+        [&] {
+          Client client = cluster_->Client(endpoints);
+          body(client);
+        },
+        limit, SimDuration::Millis(500)))
+        << "client did not finish";
   }
 
  private:

@@ -64,7 +64,7 @@ absl::StatusOr<std::string> BucketClient::Call(std::string_view method, std::str
   etcd_dst::bucket::BucketRequest request;
   request.set_key(std::string(key));
   request.set_data(std::move(data));
-  const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
+  const uint16_t port = EphemeralPort(*rng_);
   return network_->Call({self_, port}, bucket_, method, request.SerializeAsString(), timeout_);
 }
 

@@ -39,6 +39,9 @@ class Network;
 
 using NodeId = uint32_t;
 
+// A client's source port, from Linux's ephemeral range (ip_local_port_range).
+inline uint16_t EphemeralPort(Rng& rng) { return static_cast<uint16_t>(rng.UniformIn(32768, 60999)); }
+
 struct Address {
   NodeId node = 0;
   uint16_t port = 0;

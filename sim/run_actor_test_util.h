@@ -23,4 +23,21 @@ inline bool RunActorToEnd(Simulation& simulation, absl::AnyInvocable<void()> bod
   return done;
 }
 
+// Runs `body` as an actor until it returns, in steps of `step`, for at most
+// `limit` of simulated time, and leaves the simulation running (for tests
+// that go on with the same world). Returns whether the body returned;
+// callers ASSERT_TRUE it.
+inline bool RunActorUntilDone(Simulation& simulation, absl::AnyInvocable<void()> body,
+                              SimDuration limit = SimDuration::Seconds(60),
+                              SimDuration step = SimDuration::Millis(100)) {
+  bool done = false;
+  simulation.scheduler().Spawn(nullptr, "test", [&] {
+    body();
+    done = true;
+  });
+  const SimTime until = simulation.Now() + limit;
+  while (!done && simulation.Now() < until) simulation.scheduler().Run({.until = simulation.Now() + step});
+  return done;
+}
+
 }  // namespace sim

@@ -31,10 +31,13 @@ void World::AddHost(std::string_view name) {
 
 void World::AddVolume(std::string_view name, DiskOptions options) {
   SIM_CHECK(!volumes_.contains(name), "volume {} added twice", name);
-  Disk& disk = *volumes_.emplace(std::string(name), std::make_unique<Disk>(simulation_, std::string(name), options))
-                     .first->second;
+  auto it = volumes_.emplace(std::string(name), std::make_unique<Disk>(simulation_, std::string(name), options)).first;
   // A volume created after the plan (by a StatefulSet controller) gets the
   // plan's settings as it is created.
+  ApplyPlannedSettings(it->first, *it->second);
+}
+
+void World::ApplyPlannedSettings(const std::string& name, Disk& disk) {
   if (auto planned = planned_persist_units_.find(name); planned != planned_persist_units_.end()) {
     disk.set_persist_unit_bytes(planned->second);
   }
@@ -254,19 +257,11 @@ void World::ApplyPlan(const FaultPlan& plan) {
   link.loss_per_million = swarm.packet_loss() ? swarm.packet_loss_per_million() : 0;
   link.duplicate_per_million = swarm.duplication() ? swarm.duplicate_per_million() : 0;
   network_.SetDefaultLink(link);
-  for (const auto& settings : plan.disks()) {
-    if (volumes_.contains(settings.disk())) {
-      volume(settings.disk()).set_persist_unit_bytes(settings.persist_unit_bytes());
-    } else {
-      planned_persist_units_[settings.disk()] = settings.persist_unit_bytes();
-    }
-  }
+  // The plan's volume settings, for the volumes there are and those still to come.
+  for (const auto& settings : plan.disks()) planned_persist_units_[settings.disk()] = settings.persist_unit_bytes();
   planned_fsync_error_per_million_ = swarm.fsync_errors() ? swarm.fsync_error_per_million() : 0;
   planned_read_error_per_million_ = swarm.read_errors() ? swarm.read_error_per_million() : 0;
-  for (auto& [name, disk] : volumes_) {
-    if (swarm.fsync_errors()) disk->set_fsync_error_per_million(swarm.fsync_error_per_million());
-    if (swarm.read_errors()) disk->set_read_error_per_million(swarm.read_error_per_million());
-  }
+  for (auto& [name, disk] : volumes_) ApplyPlannedSettings(name, *disk);
   ObjectStoreFaults faults;
   if (swarm.object_store_errors()) faults.transient_error_per_million = swarm.object_store_error_per_million();
   if (swarm.ambiguous_timeouts()) faults.ambiguous_timeout_per_million = swarm.ambiguous_timeout_per_million();

@@ -144,6 +144,8 @@ class World {
   void Boot(const std::string& pod);
   void StopPod(Pod& pod);
   void PowerLossOfVolume(const std::string& volume, const PowerLossChoice* choice);
+  // The plan's persist unit and error rates for this volume (ApplyPlan).
+  void ApplyPlannedSettings(const std::string& name, Disk& disk);
   void Perform(const etcd_dst::faults::Action& action);
   void PerformPowerLoss(const etcd_dst::faults::PowerLoss& power_loss);
   void PerformBucketWindow(const etcd_dst::faults::ObjectStoreWindow& window);
@@ -161,7 +163,7 @@ class World {
   std::map<std::string, std::unique_ptr<Disk>, std::less<>> volumes_;
   std::map<std::string, Pod, std::less<>> pods_;
   std::map<std::string, SimDuration, std::less<>> planned_start_delays_;  // of pods not yet added
-  std::map<std::string, uint32_t, std::less<>> planned_persist_units_;  // of volumes not yet added
+  std::map<std::string, uint32_t, std::less<>> planned_persist_units_;  // the plan's, by volume
   uint32_t planned_fsync_error_per_million_ = 0;
   uint32_t planned_read_error_per_million_ = 0;
   ObjectStoreFaults base_object_store_faults_;

@@ -53,7 +53,7 @@ absl::StatusOr<Response> Fetch(const sim::ProcessContext& process, std::string_v
   const std::string target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
   absl::StatusOr<sim::Address> server = sim::ResolveUrl(*process.resolver, url.substr(0, slash), process.node);
   if (!server.ok()) return server.status();
-  const uint16_t port = static_cast<uint16_t>(process.rng->UniformIn(32768, 60999));
+  const uint16_t port = sim::EphemeralPort(*process.rng);
   absl::StatusOr<std::string> reply = process.network->Call({process.node, port}, *server,
                                                             fmt::format("{} {}", method, target), "", timeout);
   if (!reply.ok()) return reply.status();

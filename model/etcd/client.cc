@@ -13,7 +13,7 @@ absl::StatusOr<std::string> Client::Call(const std::string& method, const google
       last = endpoint.status();
       continue;
     }
-    const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
+    const uint16_t port = sim::EphemeralPort(*rng_);
     absl::StatusOr<std::string> reply =
         network_->Call({self_, port}, {endpoint->node, endpoint->port}, method, payload, timeout_);
     if (reply.ok()) return reply;
@@ -125,7 +125,7 @@ absl::StatusOr<std::unique_ptr<WatchStream>> Client::Watch(const std::string& ke
   for (const std::string& url : endpoints_) {
     absl::StatusOr<Endpoint> endpoint = sim::ResolveUrl(resolver(), url, self_);
     if (!endpoint.ok()) continue;
-    const uint16_t port = static_cast<uint16_t>(rng_->UniformIn(32768, 60999));
+    const uint16_t port = sim::EphemeralPort(*rng_);
     absl::StatusOr<std::unique_ptr<sim::Connection>> connection =
         network_->Connect({self_, port}, {endpoint->node, endpoint->port}, timeout_);
     if (!connection.ok()) {

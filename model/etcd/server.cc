@@ -31,7 +31,7 @@ EtcdServer::~EtcdServer() = default;
 void EtcdServer::Start(sim::Group* group) {
   group_ = group;
   inbox_ = std::make_unique<sim::Channel<std::unique_ptr<Event>>>(1 << 16);
-  (*scheduler_).Spawn(group, "etcd", [this] { Run(); });
+  scheduler_->Spawn(group, "etcd", [this] { Run(); });
 }
 
 void EtcdServer::Fail(const std::string& error) {
@@ -53,7 +53,7 @@ void EtcdServer::Fatal(const std::string& error) {
   sim::TraceEvent("EtcdFatal").Detail("member", config_.name).Detail("error", error);
   if (!exit_promise_.fulfilled()) exit_promise_.Set(1);
   // The process exits: every actor of the container dies with it.
-  (*scheduler_).KillGroup(group_);
+  scheduler_->KillGroup(group_);
 }
 
 void EtcdServer::Run() {
@@ -69,7 +69,7 @@ void EtcdServer::Run() {
       .Detail("cluster", sim::Hex{cluster_.id()})
       .Detail("path", path_)
       .Detail("outcome", "ok");
-  sim::Scheduler& scheduler = (*scheduler_);
+  sim::Scheduler& scheduler = *scheduler_;
   scheduler.Spawn(group_, "raft", [this] { RaftLoop(); });
   scheduler.Spawn(group_, "peer", [this] { ServePeers(); });
   scheduler.Spawn(group_, "client", [this] { ServeClients(); });
@@ -141,7 +141,7 @@ absl::StatusOr<Cluster> EtcdServer::FetchRemoteCluster(const std::vector<std::st
   for (const std::string& url : peer_urls) {
     absl::StatusOr<Endpoint> endpoint = sim::ResolveUrl(*resolver_, url, node_);
     if (!endpoint.ok()) continue;
-    absl::StatusOr<std::string> reply = network_->Call({self.node, internal::EphemeralPort(*rng_)},
+    absl::StatusOr<std::string> reply = network_->Call({self.node, sim::EphemeralPort(*rng_)},
                                                         {endpoint->node, endpoint->port}, internal::kMembersPath, "", timeout);
     if (!reply.ok()) continue;
     absl::StatusOr<Cluster> cluster = Cluster::Deserialize(*reply);

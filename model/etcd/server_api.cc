@@ -124,13 +124,13 @@ void EtcdServer::ServeClients() {
     absl::StatusOr<sim::Envelope> envelope = (*listener)->Receive();
     if (!envelope.ok()) continue;
     if (envelope->kind == sim::Envelope::Kind::kConnection) {
-      (*scheduler_).Spawn(group_, "watch", [this, connection = std::move(envelope->connection)]() mutable {
+      scheduler_->Spawn(group_, "watch", [this, connection = std::move(envelope->connection)]() mutable {
         ServeWatch(std::move(connection));
       });
       continue;
     }
     if (envelope->kind != sim::Envelope::Kind::kCall) continue;
-    (*scheduler_).Spawn(group_, "client-rpc", [this, envelope = *std::move(envelope)]() mutable {
+    scheduler_->Spawn(group_, "client-rpc", [this, envelope = *std::move(envelope)]() mutable {
       HandleClient(std::move(envelope));
     });
   }
@@ -312,7 +312,7 @@ absl::StatusOr<std::string> EtcdServer::MemberPromote(const etcd_dst::etcd::Memb
     absl::StatusOr<Endpoint> to = sim::ResolveUrl(*resolver_, leader->peer_urls[0], node_);
     absl::StatusOr<Endpoint> from = sim::ResolveUrl(*resolver_, config_.initial_advertise_peer_urls.at(0), node_);
     if (!to.ok() || !from.ok()) return absl::UnavailableError(kErrNoLeader);
-    return network_->Call({from->node, internal::EphemeralPort(*rng_)}, {to->node, to->port}, internal::kPromotePath,
+    return network_->Call({from->node, sim::EphemeralPort(*rng_)}, {to->node, to->port}, internal::kPromotePath,
                           request.SerializeAsString(), kRequestTimeout);
   }
   const Member* member = cluster_.Find(id);

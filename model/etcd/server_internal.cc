@@ -8,8 +8,6 @@
 
 namespace model::etcd::internal {
 
-uint16_t EphemeralPort(sim::Rng& rng) { return static_cast<uint16_t>(rng.UniformIn(32768, 60999)); }
-
 raft::Config RaftConfig(const EtcdConfig& config, MemberId id, sim::Rng* rng) {
   raft::Config raft;
   raft.id = id;

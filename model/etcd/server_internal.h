@@ -39,7 +39,6 @@ inline constexpr char kMembersPath[] = "/members";
 // Forwards a learner promotion to the leader.
 inline constexpr char kPromotePath[] = "/members/promote";
 
-uint16_t EphemeralPort(sim::Rng& rng);
 raft::Config RaftConfig(const EtcdConfig& config, MemberId id, sim::Rng* rng);
 
 inline constexpr char kMismatchPrefix[] = "412 ";

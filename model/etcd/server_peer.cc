@@ -26,14 +26,14 @@ void EtcdServer::ServePeers() {
     absl::StatusOr<sim::Envelope> envelope = (*listener)->Receive();
     if (!envelope.ok()) continue;
     if (envelope->kind == sim::Envelope::Kind::kConnection) {
-      (*scheduler_).Spawn(group_, "peer-reader",
+      scheduler_->Spawn(group_, "peer-reader",
                                      [this, connection = std::move(envelope->connection)]() mutable {
                                        PeerReader(std::move(connection));
                                      });
     } else if (envelope->kind == sim::Envelope::Kind::kCall && envelope->method == internal::kMembersPath) {
       envelope->Reply(cluster_.Serialize());
     } else if (envelope->kind == sim::Envelope::Kind::kCall && envelope->method == internal::kPromotePath) {
-      (*scheduler_).Spawn(group_, "promote-rpc", [this, envelope = *std::move(envelope)]() mutable {
+      scheduler_->Spawn(group_, "promote-rpc", [this, envelope = *std::move(envelope)]() mutable {
         etcd_dst::etcd::MemberPromoteRequest request;
         if (!request.ParseFromString(envelope.payload)) {
           envelope.Reply(absl::InvalidArgumentError("malformed request"));
@@ -79,7 +79,7 @@ void EtcdServer::EnsurePeer(MemberId peer) {
   link->id = peer;
   link->queue = std::make_unique<sim::Channel<std::string>>(4096);
   peers_[peer] = std::move(link);
-  (*scheduler_).Spawn(group_, fmt::format("peer-writer-{}", FormatId(peer)), [this, peer] { PeerWriter(peer); });
+  scheduler_->Spawn(group_, fmt::format("peer-writer-{}", FormatId(peer)), [this, peer] { PeerWriter(peer); });
 }
 
 void EtcdServer::PeerWriter(MemberId peer) {
@@ -96,7 +96,7 @@ void EtcdServer::PeerWriter(MemberId peer) {
       continue;
     }
     absl::StatusOr<std::unique_ptr<sim::Connection>> connection =
-        network_->Connect({self->node, internal::EphemeralPort(*rng_)}, {target->node, target->port}, kDialTimeout);
+        network_->Connect({self->node, sim::EphemeralPort(*rng_)}, {target->node, target->port}, kDialTimeout);
     if (!connection.ok()) {
       link.active_since.reset();
       sim::this_actor::SleepFor(kRetryInterval);

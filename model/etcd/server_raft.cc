@@ -211,7 +211,7 @@ void EtcdServer::ApplyConfChange(const raftpb::Entry& entry) {
     state_ = State::kStopped;
     if (!exit_promise_.fulfilled()) exit_promise_.Set(0);
     sim::TraceEvent("EtcdStopped").Detail("member", config_.name).Detail("reason", "removed from the cluster");
-    (*scheduler_).KillGroup(group_);
+    scheduler_->KillGroup(group_);
   }
 }
 

@@ -165,7 +165,7 @@ void EtcdServer::LessorLoop() {
       if (lease.revoking || lease.expiry > scheduler_->Now()) continue;
       lease.revoking = true;
       const int64_t lease_id = id;
-      (*scheduler_).Spawn(group_, "lease-revoke", [this, lease_id] {
+      scheduler_->Spawn(group_, "lease-revoke", [this, lease_id] {
         etcd_dst::etcd::InternalRaftRequest request;
         request.mutable_lease_revoke()->set_id(lease_id);
         const uint64_t request_id = NextRequestId();
