@@ -46,7 +46,9 @@ bool Cluster::Perform(const etcd_dst::faults::Action& action) {
   if (action.has_pod_delete()) {
     const std::string& pod = action.pod_delete().pod();
     if (!Created(pod)) return true;  // not created yet, or scaled away
-    // The controller's new pod starts with a fresh status and the same volume.
+    // SIGTERM first; the controller's new pod starts with a fresh status
+    // and the same volume.
+    pods_.at(pod).kubelet->Terminate();
     pods_.at(pod).kubelet->ResetForNewPod();
     world_->DeletePod(pod);
     return true;
@@ -258,6 +260,8 @@ absl::StatusOr<sim::NodeId> Cluster::Resolve(std::string_view host, sim::NodeId 
     }
   }
   for (const auto& [set_name, set] : statefulsets_) {
+    // druid's host alias in every pod: <etcd>-local is 127.0.0.1.
+    if (name == set_name + "-local") return self;
     const std::string& service = set.spec.client_service;
     if (name != service && name.rfind(service + ".", 0) != 0) continue;
     if (set.endpoints.empty()) {

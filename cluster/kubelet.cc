@@ -66,6 +66,14 @@ bool Kubelet::KillContainer(const std::string& name) {
   return true;
 }
 
+void Kubelet::Terminate() {
+  for (auto& container : containers_) {
+    if (!container->status.running || !container->spec.on_sigterm) continue;
+    sim::TraceEvent("ContainerSigterm").Detail("pod", pod_).Detail("container", container->spec.name);
+    container->spec.on_sigterm();
+  }
+}
+
 void Kubelet::RestartWithoutBackOff() {
   for (auto& container : containers_) {
     container->skip_back_off = true;

@@ -34,6 +34,10 @@ struct ContainerSpec {
   std::function<int(sim::Group* container)> main;
   // Without a probe a running container is ready.
   std::optional<ReadinessProbe> readiness;
+  // The process's SIGTERM handler, run when the pod is deleted (Kubernetes
+  // signals each container before the grace period ends in a kill). Must
+  // not block.
+  std::function<void()> on_sigterm;
 };
 
 struct Termination {
@@ -65,6 +69,8 @@ class Kubelet {
   // Kills a running container as a signal would (exit 137, Error); the
   // kubelet restarts it with back-off. False if it was not running.
   bool KillContainer(const std::string& name);
+  // The pod is being deleted: each running container's SIGTERM handler runs.
+  void Terminate();
   // The liveness phase: a container waiting out its back-off starts now.
   void RestartWithoutBackOff();
   // The pod was deleted and created again: a new pod, with no restarts, no

@@ -187,17 +187,6 @@ class Decoder {
   uint32_t crc_ = 0;
 };
 
-absl::Status RemoveAll(sim::Disk* disk, const std::string& path) {
-  absl::StatusOr<sim::FileStat> stat = disk->Stat(path);
-  if (!stat.ok()) return absl::OkStatus();
-  if (!stat->is_directory) return disk->Unlink(path);
-  absl::StatusOr<std::vector<std::string>> names = disk->ReadDir(path);
-  if (!names.ok()) return names.status();
-  for (const std::string& name : *names) {
-    if (absl::Status s = RemoveAll(disk, path + "/" + name); !s.ok()) return s;
-  }
-  return disk->Rmdir(path);
-}
 
 std::string Parent(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -273,7 +262,7 @@ absl::StatusOr<std::unique_ptr<Wal>> Wal::Create(sim::Disk* disk, const std::str
                                                  const std::vector<raftpb::Entry>* initial_entries) {
   if (disk->Exists(dir)) return absl::AlreadyExistsError("file exists");
   const std::string tmp = dir + ".tmp";
-  if (absl::Status s = RemoveAll(disk, tmp); !s.ok()) return s;
+  if (absl::Status s = disk->RemoveAll(tmp); !s.ok()) return s;
   if (absl::Status s = disk->MkdirAll(tmp); !s.ok()) return s;
   std::unique_ptr<Wal> wal(new Wal(disk, dir));
   absl::StatusOr<int> fd = disk->Open(tmp + "/" + SegmentName(0, 0), {.create = true});

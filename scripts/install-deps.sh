@@ -12,6 +12,7 @@ packages=(
   libgtest-dev
   libcli11-dev
   libssl-dev
+  zlib1g-dev
   graphviz
   etcd-server etcd-client
 )

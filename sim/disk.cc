@@ -353,6 +353,26 @@ absl::Status Disk::Ftruncate(int fd, uint64_t size) {
   return absl::OkStatus();
 }
 
+absl::Status Disk::WriteFile(std::string_view path, std::string_view data) {
+  absl::StatusOr<int> fd = Open(path, {.create = true, .truncate = true});
+  if (!fd.ok()) return fd.status();
+  absl::Status written = Pwrite(*fd, 0, data).status();
+  const absl::Status closed = Close(*fd);
+  return written.ok() ? closed : written;
+}
+
+absl::Status Disk::RemoveAll(std::string_view path) {
+  absl::StatusOr<FileStat> stat = Stat(path);
+  if (!stat.ok()) return absl::OkStatus();
+  if (!stat->is_directory) return Unlink(path);
+  absl::StatusOr<std::vector<std::string>> names = ReadDir(path);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (absl::Status s = RemoveAll(std::string(path) + "/" + name); !s.ok()) return s;
+  }
+  return Rmdir(path);
+}
+
 absl::StatusOr<std::string> Disk::ReadFile(std::string_view path) {
   absl::StatusOr<int> fd = Open(path);
   if (!fd.ok()) return fd.status();

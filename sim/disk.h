@@ -161,6 +161,11 @@ class Disk {
   bool Exists(std::string_view path);
   // Whole-file helpers over the calls above.
   absl::StatusOr<std::string> ReadFile(std::string_view path);
+  // Writes `data` as the whole file (created or truncated), as os.WriteFile
+  // does: no fsync, so it lives in the page cache until written back.
+  absl::Status WriteFile(std::string_view path, std::string_view data);
+  // Removes a file or a directory tree; absent is fine (os.RemoveAll).
+  absl::Status RemoveAll(std::string_view path);
   // Copies an open file's contents into `to` (created or truncated), as
   // io.Copy does; the copy's zero tail stays implicit.
   absl::Status CopyFile(int from_fd, std::string_view to);

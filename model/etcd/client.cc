@@ -80,6 +80,14 @@ absl::StatusOr<etcd_dst::etcd::StatusResponse> Client::Status() {
   return Parse<etcd_dst::etcd::StatusResponse>(Call("Status", etcd_dst::etcd::StatusRequest()));
 }
 
+absl::StatusOr<etcd_dst::etcd::MemberUpdateResponse> Client::MemberUpdate(uint64_t id,
+                                                                          const std::vector<std::string>& peer_urls) {
+  etcd_dst::etcd::MemberUpdateRequest request;
+  request.set_id(id);
+  for (const std::string& url : peer_urls) request.add_peerurls(url);
+  return Parse<etcd_dst::etcd::MemberUpdateResponse>(Call("MemberUpdate", request));
+}
+
 absl::StatusOr<etcd_dst::etcd::SnapshotResponse> Client::Snapshot() {
   return Parse<etcd_dst::etcd::SnapshotResponse>(Call("Snapshot", etcd_dst::etcd::SnapshotRequest()));
 }

@@ -47,6 +47,7 @@ class Client {
   absl::StatusOr<etcd_dst::etcd::MemberAddResponse> MemberAdd(const std::vector<std::string>& peer_urls, bool learner);
   absl::StatusOr<etcd_dst::etcd::MemberRemoveResponse> MemberRemove(uint64_t id);
   absl::StatusOr<etcd_dst::etcd::MemberPromoteResponse> MemberPromote(uint64_t id);
+  absl::StatusOr<etcd_dst::etcd::MemberUpdateResponse> MemberUpdate(uint64_t id, const std::vector<std::string>& peer_urls);
   absl::StatusOr<etcd_dst::etcd::StatusResponse> Status();
   absl::StatusOr<etcd_dst::etcd::SnapshotResponse> Snapshot();
   absl::StatusOr<etcd_dst::etcd::LeaseGrantResponse> LeaseGrant(int64_t ttl_seconds);

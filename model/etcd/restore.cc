@@ -4,6 +4,7 @@
 
 #include "fmt/format.h"
 #include "model/bbolt.h"
+#include "model/codec.h"
 #include "model/etcd/kv_store.h"
 #include "model/etcd/membership.h"
 #include "model/etcd/server_internal.h"
@@ -20,10 +21,29 @@ absl::Status RestoreSnapshot(sim::Disk* disk, const std::string& snapshot, const
     return absl::InvalidArgumentError(
         fmt::format("couldn't find local name \"{}\" in the initial cluster configuration", config.name));
   }
+  if (!config.updated_peer_urls.empty()) {
+    std::vector<std::string> urls = config.updated_peer_urls;
+    std::sort(urls.begin(), urls.end());
+    cluster.UpdatePeerUrls(self->id, urls);
+  }
   if (disk->Exists(config.data_dir)) return absl::AlreadyExistsError(fmt::format("data-dir \"{}\" exists", config.data_dir));
 
+  // A snapshot from etcd's maintenance API carries the SHA-256 of the db
+  // after it (a size 32 past a multiple of 512), verified and cut off.
+  std::string_view db = snapshot;
+  if (db.size() % 512 == kSha256Size) {
+    const std::string_view trailer = db.substr(db.size() - kSha256Size);
+    db.remove_suffix(kSha256Size);
+    const std::string computed = Sha256(db);
+    if (computed != trailer) {
+      return absl::DataLossError(fmt::format("expected sha256 {}, got {}", Hex(trailer), Hex(computed)));
+    }
+  } else if (!config.skip_hash_check) {
+    return absl::InvalidArgumentError("snapshot missing hash but --skip-hash-check=false");
+  }
+
   // The db: the snapshot without the old membership, consistent index = member count.
-  const bbolt::ParsedImage parsed = bbolt::ParseImage(snapshot, "snapshot");
+  const bbolt::ParsedImage parsed = bbolt::ParseImage(std::string(db), "snapshot");
   if (parsed.failure.has_value()) return absl::DataLossError(parsed.failure->etcd_error);
   bbolt::Buckets buckets = parsed.buckets;
   buckets.erase("members");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "fmt/format.h"
+#include "model/codec.h"
 #include "model/etcd/server.h"
 #include "model/etcd/server_internal.h"
 #include "sim/trace.h"
@@ -246,7 +247,10 @@ absl::StatusOr<std::string> EtcdServer::Dispatch(const std::string& method, cons
   if (method == "Snapshot") {
     SnapshotResponse response;
     *response.mutable_header() = Header();
-    response.set_blob(bbolt::BuildImage(Buckets(), db_->txid()));
+    // The stream ends with the SHA-256 of the db (v3rpc maintenance.go).
+    std::string db = bbolt::BuildImage(Buckets(), db_->txid());
+    db += Sha256(db);
+    response.set_blob(std::move(db));
     return response.SerializeAsString();
   }
   return absl::UnimplementedError(fmt::format("unknown method {}", method));

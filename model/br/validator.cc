@@ -1,0 +1,204 @@
+#include "model/br/validator.h"
+
+#include "fmt/format.h"
+#include "model/bbolt.h"
+#include "model/br/log.h"
+#include "model/etcd/client.h"
+#include "model/etcd/server.h"
+#include "model/etcd/server_internal.h"
+#include "model/wal.h"
+#include "sim/scheduler.h"
+
+namespace model::br {
+namespace {
+constexpr char kActor[] = "validator";
+}  // namespace
+
+const char* DataDirStatusName(DataDirStatus status) {
+  switch (status) {
+    case DataDirStatus::kValid: return "DataDirectoryValid";
+    case DataDirStatus::kWrongVolumeMounted: return "WrongVolumeMounted";
+    case DataDirStatus::kNotExist: return "DataDirectoryNotExist";
+    case DataDirStatus::kInvStruct: return "DataDirectoryInvStruct";
+    case DataDirStatus::kCorrupt: return "DataDirectoryCorrupt";
+    case DataDirStatus::kBoltDBCorrupt: return "BoltDBCorrupt";
+    case DataDirStatus::kStatusUnknown: return "DataDirectoryStatusUnknown";
+    case DataDirStatus::kInvalidInMultiNode: return "DataDirStatusInvalidInMultiNode";
+    case DataDirStatus::kRevisionConsistencyError: return "RevisionConsistencyError";
+    case DataDirStatus::kFailBelowRevisionConsistencyError: return "FailBelowRevisionConsistencyError";
+    case DataDirStatus::kFailToOpenBoltDB: return "FailToOpenBoltDBError";
+  }
+  return "DataDirectoryStatusUnknown";
+}
+
+absl::StatusOr<int64_t> Validator::DbRevision(sim::Disk* disk, const std::string& db_path, bool* panicked,
+                                              bool* sigbus) {
+  *panicked = false;
+  *sigbus = false;
+  absl::StatusOr<std::string> image = disk->ReadFile(db_path);
+  if (!image.ok()) return image.status();
+  // Read-only: an empty file cannot be initialised.
+  if (image->empty()) return absl::DataLossError("file size too small");
+  const bbolt::ParsedImage parsed = bbolt::ParseImage(*image, db_path);
+  if (parsed.failure.has_value()) {
+    *panicked = parsed.failure->kind == bbolt::OpenFailure::Kind::kPanic;
+    *sigbus = parsed.failure->kind == bbolt::OpenFailure::Kind::kSigbus;
+    return absl::DataLossError(parsed.failure->bbolt_error);
+  }
+  auto key = parsed.buckets.find("key");
+  if (key == parsed.buckets.end()) return absl::NotFoundError("bucket key not found");
+  if (key->second.empty()) return 1;
+  const std::string& last = key->second.rbegin()->first;
+  if (last.size() < 8) return absl::DataLossError("malformed revision key");
+  int64_t revision = 0;
+  for (int i = 0; i < 8; ++i) revision = (revision << 8) | static_cast<uint8_t>(last[i]);
+  return revision;
+}
+
+absl::StatusOr<DataDirStatus> Validator::SanityCheck() {
+  sim::Disk* disk = process_.volume;
+  // 1. The safe guard: the volume belongs to this namespace.
+  if (!disk->Exists(options_.safe_guard)) {
+    if (absl::Status s = disk->WriteFile(options_.safe_guard, options_.pod_namespace); !s.ok()) {
+      return absl::InternalError(fmt::format("failed to create safe guard file: {}", std::string(s.message())));
+    }
+  }
+  absl::StatusOr<std::string> guard = disk->ReadFile(options_.safe_guard);
+  if (!guard.ok() || *guard != options_.pod_namespace) return DataDirStatus::kWrongVolumeMounted;
+  // 2., 3. The directory and its structure.
+  if (!disk->Exists(options_.data_dir)) return DataDirStatus::kNotExist;
+  Log(kActor, "Checking for data directory structure validity...");
+  for (const char* sub : {"/member", "/member/snap", "/member/wal"}) {
+    if (!disk->Exists(options_.data_dir + sub)) {
+      Log(kActor, "Data directory structure invalid.");
+      return DataDirStatus::kInvStruct;
+    }
+  }
+  // 4. Without a snapstore, bbolt is never opened.
+  if (options_.store == nullptr) {
+    Log(kActor, "Skipping check for revision consistency, since no snapstore configured.");
+    return DataDirStatus::kValid;
+  }
+  // 5. The revision, read-only.
+  Log(kActor, "Checking for Etcd revision...");
+  bool panicked = false, sigbus = false;
+  absl::StatusOr<int64_t> revision = DbRevision(disk, options_.data_dir + "/member/snap/db", &panicked, &sigbus);
+  if (sigbus) return absl::InternalError("unexpected fault address (SIGBUS reading member/snap/db)");
+  if (panicked) {
+    Log(kActor, "Bolt database panic: database file found to be invalid.");
+    return DataDirStatus::kBoltDBCorrupt;
+  }
+  if (!revision.ok()) {
+    Log(kActor, fmt::format("unable to get current etcd revision from backend db file: {}",
+                            std::string(revision.status().message())));
+    return DataDirStatus::kCorrupt;
+  }
+  // 6. A member of several gets in sync with its leader.
+  if (options_.original_cluster_size > 1) {
+    Log(kActor, "Skipping check for revision consistency of etcd member as it will get in sync with etcd leader.");
+    return DataDirStatus::kValid;
+  }
+  return CheckRevisionConsistency(*revision);
+}
+
+// 7. A single member must hold at least the latest snapshot's revision; if
+// its db is behind, an embedded etcd replays the WAL first.
+absl::StatusOr<DataDirStatus> Validator::CheckRevisionConsistency(int64_t db_revision) {
+  absl::StatusOr<std::vector<Snapshot>> listed = options_.store->List();
+  if (!listed.ok()) return DataDirStatus::kStatusUnknown;
+  const SnapshotSet latest = LatestSet(*listed);
+  if (latest.empty()) return DataDirStatus::kValid;
+  const int64_t snapshot_revision =
+      latest.deltas.empty() ? latest.full->last_revision : latest.deltas.back().last_revision;
+  if (db_revision >= snapshot_revision) return DataDirStatus::kValid;
+  Log(kActor, fmt::format("Etcd revision ({}) is less than latest snapshot revision ({}): starting an embedded etcd",
+                          db_revision, snapshot_revision));
+  model::etcd::EtcdConfig config;
+  config.data_dir = options_.data_dir;
+  model::etcd::EtcdServer embedded(process_, config);
+  sim::Group* group = process_.scheduler->CreateGroup("embedded-etcd", process_.scheduler->current()->group());
+  embedded.Start(group);
+  model::etcd::Client client(process_.network, process_.node, {"http://localhost:2379"}, process_.rng,
+                             sim::SimDuration::Seconds(1), process_.resolver);
+  DataDirStatus status = DataDirStatus::kRevisionConsistencyError;
+  for (int second = 0; second < 60; ++second) {
+    if (embedded.state() == model::etcd::EtcdServer::State::kFailed) {
+      status = DataDirStatus::kCorrupt;
+      break;
+    }
+    absl::StatusOr<etcd_dst::etcd::StatusResponse> answer = client.Status();
+    if (answer.ok() && answer->header().revision() >= snapshot_revision) {
+      status = DataDirStatus::kValid;
+      break;
+    }
+    sim::this_actor::SleepFor(sim::SimDuration::Seconds(1));
+  }
+  process_.scheduler->KillGroup(group);
+  return status;
+}
+
+bool Validator::IsBackupBucketEmpty(std::optional<std::vector<Snapshot>>* listed) {
+  Log("miscellaneous", "Checking whether the backup bucket is empty or not...");
+  if (options_.store == nullptr) return true;
+  absl::StatusOr<std::vector<Snapshot>> snapshots = options_.store->List();
+  if (!snapshots.ok()) {
+    Log("miscellaneous", fmt::format("failed to list the snapshot: {}", std::string(snapshots.status().message())));
+    if (listed != nullptr) *listed = std::vector<Snapshot>{};
+    return true;
+  }
+  if (listed != nullptr) *listed = *snapshots;
+  if (LatestSet(*snapshots).empty()) {
+    Log("miscellaneous", "No snapshot found. BackupBucket is empty");
+    return true;
+  }
+  return false;
+}
+
+DataDirStatus Validator::CheckStatus(DataDirStatus status, std::optional<std::vector<Snapshot>>* listed) {
+  if (status == DataDirStatus::kWrongVolumeMounted || status == DataDirStatus::kFailToOpenBoltDB) return status;
+  if (options_.original_cluster_size > 1 && !IsBackupBucketEmpty(listed)) return DataDirStatus::kInvalidInMultiNode;
+  return status;
+}
+
+absl::Status Validator::CheckForDataCorruption() {
+  sim::Disk* disk = process_.volume;
+  Log(kActor, "Verifying snap directory...");
+  raftpb::WalSnapshot walsnap;
+  absl::StatusOr<model::etcd::internal::LoadedSnapshot> snap =
+      model::etcd::internal::LoadNewestSnapshot(disk, options_.data_dir + "/member/snap");
+  if (snap.ok()) {
+    walsnap = {snap->snapshot.index, snap->snapshot.term};
+  } else if (!absl::IsNotFound(snap.status())) {
+    return absl::DataLossError(fmt::format("invalid snapshot file: {}", std::string(snap.status().message())));
+  }
+  Log(kActor, "Verifying WAL directory...");
+  const std::string wal_dir = options_.data_dir + "/member/wal";
+  wal::ReadResult read;
+  absl::StatusOr<std::unique_ptr<wal::Wal>> opened = wal::Wal::Open(disk, wal_dir, walsnap, &read);
+  if (!opened.ok() && opened.status().message() == "unexpected EOF" && wal::Repair(disk, wal_dir)) {
+    opened = wal::Wal::Open(disk, wal_dir, walsnap, &read);
+  }
+  if (!opened.ok()) return opened.status();
+  opened->reset();
+  Log(kActor, "Verifying DB file...");
+  absl::StatusOr<bbolt::Db::OpenResult> db = bbolt::Db::Open(disk, options_.data_dir + "/member/snap/db");
+  if (!db.ok()) return db.status();
+  if (db->failure.has_value()) return absl::DataLossError(db->failure->bbolt_error);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DataDirStatus> Validator::Validate(ValidationMode mode) {
+  absl::StatusOr<DataDirStatus> status = SanityCheck();
+  if (!status.ok()) return status;
+  if (*status != DataDirStatus::kValid) return CheckStatus(*status);
+  if (mode == ValidationMode::kFull) {
+    if (absl::Status s = CheckForDataCorruption(); !s.ok()) {
+      Log(kActor, fmt::format("Data directory corrupt. {}", std::string(s.message())));
+      return DataDirStatus::kCorrupt;
+    }
+  }
+  Log(kActor, "Data directory valid.");
+  return DataDirStatus::kValid;
+}
+
+}  // namespace model::br
