@@ -16,6 +16,7 @@ EtcdCluster::EtcdCluster(sim::Simulation* simulation, Options options)
   for (int i = 0; i < options_.members; ++i) {
     initial_cluster_ += fmt::format("{}{}={}", i ? "," : "", PodName(i), PeerUrl(i));
   }
+  replicas_ = options_.members;
   druid_ = std::make_unique<Druid>(&simulation_->scheduler(), api_.get(), cluster_.get(),
                                    Druid::Options{.etcd = options_.name,
                                                   .replicas = options_.members,
@@ -53,6 +54,15 @@ void EtcdCluster::RestartWithoutBackOff() {
 
 void EtcdCluster::ScaleTo(int replicas) {
   options_.members = std::max(options_.members, replicas);  // ordinals that ever existed
+  replicas_ = replicas;  // druid rewrites the configmap, then the StatefulSet
+  for (int i = 0; i < replicas; ++i) {
+    if (api_->Get("Lease", druid_->MemberLease(i)).ok()) continue;
+    Object lease;
+    lease.set_kind("Lease");
+    lease.mutable_meta()->set_name(druid_->MemberLease(i));
+    lease.mutable_lease();
+    SIM_CHECK(api_->Create(lease).ok(), "lease {}", druid_->MemberLease(i));
+  }
   cluster_->Scale(options_.name, replicas);
 }
 
@@ -64,8 +74,9 @@ sim::FaultSurface EtcdCluster::Faults(const Options& options) {
   }
   for (int i = 0; i < options.nodes; ++i) surface.hosts.push_back("node-" + std::to_string(i));
   surface.containers = {"etcd"};
+  if (options.backup_restore.has_value()) surface.containers.push_back("backup-restore");
   surface.api_server = true;
-  surface.object_store = false;
+  surface.object_store = options.backup_restore.has_value();
   return surface;
 }
 
@@ -145,7 +156,54 @@ model::etcd::Client EtcdCluster::Client(std::vector<std::string> endpoints, sim:
                              rng != nullptr ? rng : &simulation_->Stream("client"), timeout, &world_.resolver());
 }
 
+model::br::ConfigMap EtcdCluster::ConfigMap() const {
+  model::br::ConfigMap config;
+  config.etcd = options_.name;
+  for (int i = 0; i < replicas_; ++i) {
+    config.peer_urls[PodName(i)] = PeerUrl(i);
+    config.client_urls[PodName(i)] = ClientUrl(i);
+  }
+  config.token = options_.token;
+  config.data_dir = options_.data_dir;
+  config.snapshot_count = options_.snapshot_count;
+  return config;
+}
+
+model::br::BackupRestore* EtcdCluster::CurrentBackupRestore(int ordinal) {
+  auto it = current_br_.find(ordinal);
+  return it == current_br_.end() ? nullptr : it->second;
+}
+
+bool EtcdCluster::HttpReady(int ordinal, uint16_t port, const std::string& path) {
+  // kubelet's HTTP probe from the node: 1 s timeout.
+  const std::string pod = PodName(ordinal);
+  sim::ProcessContext context = world_.Context(pod, &simulation_->Stream("probe." + pod));
+  absl::StatusOr<model::http::Response> response =
+      model::http::Fetch(context, "GET", fmt::format("http://localhost:{}{}", port, path), sim::SimDuration::Seconds(1));
+  return response.ok() && response->code >= 200 && response->code < 400;
+}
+
 std::vector<ContainerSpec> EtcdCluster::Containers(int ordinal) {
+  if (options_.backup_restore.has_value()) {
+    // druid v0.28: with more than one replica the wrapper's /readyz, else
+    // BR's /healthz (Ready only while that BR leads the backups).
+    std::optional<ReadinessProbe> readiness;
+    if (options_.readiness) {
+      readiness = ReadinessProbe{.check = [this, ordinal] {
+        return replicas_ > 1 ? HttpReady(ordinal, model::wrapper::kWrapperPort, "/readyz")
+                             : HttpReady(ordinal, model::br::kServerPort, "/healthz");
+      }};
+    }
+    return {{.name = "etcd",
+             .main = [this, ordinal](sim::Group* container) { return RunWrapper(ordinal, container); },
+             .readiness = std::move(readiness),
+             .on_sigterm =
+                 [this, ordinal] {
+                   if (auto it = current_wrapper_.find(ordinal); it != current_wrapper_.end()) it->second->OnSigterm();
+                 }},
+            {.name = "backup-restore",
+             .main = [this, ordinal](sim::Group* container) { return RunBackupRestore(ordinal, container); }}};
+  }
   // druid's readiness for more than one replica: the wrapper's cached
   // Get("foo") on the local member; 15 s initial delay, 5 s period, 5 failures.
   std::optional<ReadinessProbe> readiness;
@@ -183,6 +241,60 @@ model::etcd::EtcdConfig EtcdCluster::Config(int ordinal) const {
   config.atomic_wal_bootstrap = options_.atomic_wal_bootstrap;
   if (options_.configure) options_.configure(ordinal, config);
   return config;
+}
+
+model::etcd::EtcdServer* EtcdCluster::CreateEtcd(int ordinal, const model::etcd::EtcdConfig& flags) {
+  const std::string pod = PodName(ordinal);
+  model::etcd::EtcdConfig config = flags;
+  config.bbolt_init = options_.bbolt_init;
+  config.atomic_wal_bootstrap = options_.atomic_wal_bootstrap;
+  if (options_.configure) options_.configure(ordinal, config);
+  all_.push_back(std::make_unique<model::etcd::EtcdServer>(world_.Context(pod, &simulation_->Stream("etcd." + pod)),
+                                                           config));
+  model::etcd::EtcdServer* server = all_.back().get();
+  current_[ordinal] = server;
+  last_[ordinal] = server;
+  if (options_.on_start) options_.on_start(ordinal);
+  return server;
+}
+
+int EtcdCluster::RunWrapper(int ordinal, sim::Group* container) {
+  const std::string pod = PodName(ordinal);
+  wrappers_.push_back(std::make_unique<model::wrapper::Wrapper>(
+      world_.Context(pod, &simulation_->Stream("wrapper." + pod)),
+      model::wrapper::Wrapper::Options{
+          .etcd = options_.name,
+          .create_etcd = [this, ordinal](const model::etcd::EtcdConfig& config) { return CreateEtcd(ordinal, config); }}));
+  current_wrapper_[ordinal] = wrappers_.back().get();
+  struct Gone {
+    EtcdCluster* cluster;
+    int ordinal;
+    ~Gone() {
+      cluster->current_.erase(ordinal);
+      cluster->current_wrapper_.erase(ordinal);
+    }
+  } gone{this, ordinal};
+  return wrappers_.back()->Run(container);
+}
+
+int EtcdCluster::RunBackupRestore(int ordinal, sim::Group* container) {
+  const std::string pod = PodName(ordinal);
+  sim::ProcessContext context = world_.Context(pod, &simulation_->Stream("br." + pod), /*bucket=*/true);
+  br_kubernetes_.push_back(std::make_unique<BrKubernetes>(
+      ApiClient(&world_.network(), context.node, api_->address(), &simulation_->Stream("br-kube." + pod))));
+  brs_.push_back(std::make_unique<model::br::BackupRestore>(
+      context, model::br::BackupRestore::Options{.pod = pod,
+                                                 .config = [this] { return ConfigMap(); },
+                                                 .kubernetes = br_kubernetes_.back().get(),
+                                                 .profile = *options_.backup_restore,
+                                                 .snapshotter = options_.snapshots}));
+  current_br_[ordinal] = brs_.back().get();
+  struct Gone {
+    std::map<int, model::br::BackupRestore*>* current;
+    int ordinal;
+    ~Gone() { current->erase(ordinal); }
+  } gone{&current_br_, ordinal};
+  return brs_.back()->Run(container);
 }
 
 int EtcdCluster::RunEtcd(int ordinal, sim::Group* container) {

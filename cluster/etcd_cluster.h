@@ -23,9 +23,14 @@
 #include <vector>
 
 #include "cluster/api_server.h"
+#include "cluster/br_kubernetes.h"
 #include "cluster/cluster.h"
 #include "cluster/druid.h"
+#include "model/br/config.h"
+#include "model/br/profile.h"
+#include "model/br/server.h"
 #include "model/etcd/client.h"
+#include "model/wrapper/wrapper.h"
 #include "model/etcd/server.h"
 #include "sim/simulation.h"
 #include "sim/world.h"
@@ -55,6 +60,14 @@ class EtcdCluster {
     std::function<void(int ordinal, model::etcd::EtcdConfig& config)> configure;
     // Called as each etcd process starts (each boot, each restart).
     std::function<void(int ordinal)> on_start;
+    // The pod as druid builds it: the `etcd` container runs the
+    // etcd-wrapper, which starts etcd with backup-restore's /config, and a
+    // `backup-restore` container runs BR with this profile, backing up to
+    // the world's bucket. Unset: the etcd container runs etcd with the
+    // configmap's flags (the etcd-only workloads).
+    std::optional<model::br::Profile> backup_restore;
+    // BR's snapshot settings (druid passes the delta period and schedule).
+    model::br::Snapshotter::Options snapshots;
   };
 
   EtcdCluster(sim::Simulation* simulation, Options options);
@@ -126,6 +139,10 @@ class EtcdCluster {
   Cluster& cluster() { return *cluster_; }
   ApiServer& api() { return *api_; }
   Druid& druid() { return *druid_; }
+  // The BR process running in the pod now, or nullptr.
+  model::br::BackupRestore* CurrentBackupRestore(int ordinal);
+  // druid's configmap now (all spec.replicas members).
+  model::br::ConfigMap ConfigMap() const;
   // The member process running in the pod now, or nullptr.
   model::etcd::EtcdServer* Current(int ordinal);
   // Every etcd process ever started, oldest first.
@@ -141,6 +158,10 @@ class EtcdCluster {
  private:
   std::vector<ContainerSpec> Containers(int ordinal);
   int RunEtcd(int ordinal, sim::Group* container);
+  int RunWrapper(int ordinal, sim::Group* container);
+  int RunBackupRestore(int ordinal, sim::Group* container);
+  model::etcd::EtcdServer* CreateEtcd(int ordinal, const model::etcd::EtcdConfig& config);
+  bool HttpReady(int ordinal, uint16_t port, const std::string& path);
   bool EtcdReady(int ordinal);
   model::etcd::EtcdConfig Config(int ordinal) const;
 
@@ -156,6 +177,14 @@ class EtcdCluster {
   std::map<int, model::etcd::EtcdServer*> current_;
   std::map<int, model::etcd::EtcdServer*> last_;  // the latest start's, running or not
   std::vector<std::unique_ptr<model::etcd::EtcdServer>> all_;
+  // Processes of the BR pods, each start a new one (kept: traces and tests
+  // look at them after they exit).
+  std::vector<std::unique_ptr<model::wrapper::Wrapper>> wrappers_;
+  std::vector<std::unique_ptr<model::br::BackupRestore>> brs_;
+  std::vector<std::unique_ptr<BrKubernetes>> br_kubernetes_;
+  std::map<int, model::wrapper::Wrapper*> current_wrapper_;
+  std::map<int, model::br::BackupRestore*> current_br_;
+  int replicas_ = 0;  // spec.replicas, what the configmap lists
   bool started_ = false;
 };
 

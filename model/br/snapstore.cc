@@ -59,24 +59,6 @@ SnapshotSet LatestSet(const std::vector<Snapshot>& sorted) {
   return set;
 }
 
-SnapshotSet RestoreSet(const std::vector<Snapshot>& sorted) {
-  SnapshotSet set;
-  size_t base = sorted.size();
-  for (size_t i = 0; i < sorted.size(); ++i) {
-    if (sorted[i].kind != Snapshot::Kind::kFull) continue;
-    if (base == sorted.size() || sorted[i].last_revision > sorted[base].last_revision ||
-        (sorted[i].last_revision == sorted[base].last_revision && sorted[i].created_unix >= sorted[base].created_unix)) {
-      base = i;
-    }
-  }
-  if (base == sorted.size()) return set;
-  set.full = sorted[base];
-  for (size_t i = base + 1; i < sorted.size(); ++i) {
-    if (sorted[i].kind == Snapshot::Kind::kDelta) set.deltas.push_back(sorted[i]);
-  }
-  return set;
-}
-
 absl::StatusOr<std::vector<Snapshot>> Snapstore::List() {
   absl::StatusOr<std::vector<sim::ObjectInfo>> objects = bucket_->List(prefix_);
   if (!objects.ok()) return objects.status();

@@ -47,10 +47,6 @@ struct SnapshotSet {
 };
 SnapshotSet LatestSet(const std::vector<Snapshot>& sorted);
 
-// The restorer's choice: the full with the highest last revision (ties: the
-// later created) and every delta sorted after it, without a contiguity check.
-SnapshotSet RestoreSet(const std::vector<Snapshot>& sorted);
-
 class Snapstore {
  public:
   Snapstore(sim::BucketClient* bucket, std::string prefix) : bucket_(bucket), prefix_(std::move(prefix) + "/v2/") {}

@@ -57,7 +57,9 @@ absl::StatusOr<int64_t> Validator::DbRevision(sim::Disk* disk, const std::string
 
 absl::StatusOr<DataDirStatus> Validator::SanityCheck() {
   sim::Disk* disk = process_.volume;
-  // 1. The safe guard: the volume belongs to this namespace.
+  // 1. The safe guard: the volume belongs to this namespace. Its directory
+  // is the volume's mount point, which always exists in the pod.
+  (void)disk->MkdirAll(options_.safe_guard.substr(0, options_.safe_guard.rfind('/')));
   if (!disk->Exists(options_.safe_guard)) {
     if (absl::Status s = disk->WriteFile(options_.safe_guard, options_.pod_namespace); !s.ok()) {
       return absl::InternalError(fmt::format("failed to create safe guard file: {}", std::string(s.message())));

@@ -1,0 +1,204 @@
+#include "model/br/initializer.h"
+
+#include "fmt/format.h"
+#include "model/br/log.h"
+#include "model/br/restorer.h"
+#include "model/etcd/server.h"
+#include "model/raftpb.h"
+#include "model/wal.h"
+
+namespace model::br {
+namespace {
+constexpr char kActor[] = "initializer";
+}  // namespace
+
+absl::Status Initializer::Initialize(ValidationMode mode) {
+  const ConfigMap config = options_.config();
+  const std::string& data_dir = config.data_dir;
+  bool heartbeat = false;
+  if (config.ClusterSize() > 1) {  // IsMultiNode
+    if (members_->WasMemberInCluster()) {
+      Log(kActor, "member found to be already a part of the cluster");
+      Log(kActor, "skipping the scale-up check");
+      heartbeat = true;
+    } else {
+      Log(kActor, "member heartbeat is not present");
+      Log(kActor, "backup-restore will start the scale-up check");
+      if (members_->IsClusterScaledUp()) {
+        Log(kActor, "Etcd cluster scale-up is detected");
+        if (absl::Status s = members_->AddLearnerWithRetry(6, data_dir); !s.ok()) {
+          options_.fatal(fmt::format("unable to add a learner in a cluster: {}", std::string(s.message())));
+        }
+        return absl::OkStatus();
+      }
+    }
+  }
+
+  Validator validator(process_, {.data_dir = data_dir,
+                                 .original_cluster_size = options_.original_cluster_size,
+                                 .store = options_.store});
+  std::optional<std::vector<Snapshot>> listed;
+  absl::StatusOr<DataDirStatus> sanity = validator.SanityCheck();
+  if (!sanity.ok()) options_.fatal(std::string(sanity.status().message()));
+  DataDirStatus status = *sanity;
+  if (status != DataDirStatus::kValid) {
+    status = validator.CheckStatus(status, &listed);
+  } else if (mode == ValidationMode::kFull) {
+    if (absl::Status s = validator.CheckForDataCorruption(); !s.ok()) {
+      Log("validator", fmt::format("Data directory corrupt. {}", std::string(s.message())));
+      status = DataDirStatus::kCorrupt;
+    } else {
+      Log("validator", "Data directory valid.");
+    }
+  } else {
+    Log("validator", "Data directory valid.");
+  }
+
+  switch (status) {
+    case DataDirStatus::kWrongVolumeMounted:
+      return absl::FailedPreconditionError("won't initialize ETCD because wrong ETCD volume is mounted");
+    case DataDirStatus::kFailToOpenBoltDB:
+      return absl::UnavailableError("failed to initialize since another process still holds the file lock");
+    case DataDirStatus::kStatusUnknown:
+      return absl::UnknownError("error while initializing: data directory status unknown");
+    case DataDirStatus::kFailBelowRevisionConsistencyError:
+      return absl::FailedPreconditionError("current etcd revision is below the revision given by failbelowrevision");
+    default:
+      break;
+  }
+  if (status == DataDirStatus::kValid) {
+    // F3: a valid data dir of another cluster is not this cluster's member.
+    if (options_.profile == Profile::kFixed && options_.original_cluster_size > 1) {
+      absl::StatusOr<Entry> entry = FindOwnEntry();
+      const uint64_t local = LocalClusterId();
+      if (entry.ok() && entry->exists && local != 0 && local != entry->cluster_id) {
+        if (absl::Status s = MoveAside(fmt::format("its cluster ID {:x} is not the running cluster's {:x}", local,
+                                                   entry->cluster_id));
+            !s.ok()) {
+          return s;
+        }
+        return RestoreInMultiNode();
+      }
+    }
+    return absl::OkStatus();
+  }
+  const bool multi = options_.original_cluster_size > 1;
+  if (status == DataDirStatus::kInvalidInMultiNode || (multi && status == DataDirStatus::kCorrupt) ||
+      (multi && heartbeat)) {
+    return RestoreInMultiNode();
+  }
+  if (absl::Status s = RestoreCorruptData(listed); !s.ok()) {
+    return absl::Status(s.code(), fmt::format("error while restoring corrupt data: {}", std::string(s.message())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Initializer::RestoreCorruptData(const std::optional<std::vector<Snapshot>>& listed) {
+  const ConfigMap config = options_.config();
+  Log(kActor, "Finding latest set of snapshot to recover from...");
+  SnapshotSet set;
+  if (options_.store != nullptr) {
+    if (options_.profile == Profile::kFixed && listed.has_value()) {
+      set = LatestSet(*listed);  // F1: the listing that decided
+    } else {
+      absl::StatusOr<std::vector<Snapshot>> snapshots = options_.store->List();
+      if (!snapshots.ok()) {
+        return absl::Status(snapshots.status().code(),
+                            fmt::format("failed to get latest set of snapshot: {}", std::string(snapshots.status().message())));
+      }
+      set = LatestSet(*snapshots);
+    }
+  }
+  if (!set.full.has_value()) {
+    Log(kActor, "No snapshot found. Will remove the data directory.");
+    Log(kActor, fmt::format("Removing directory({}) since snapstore is empty.", config.data_dir));
+    return process_.volume->RemoveAll(config.data_dir);
+  }
+  auto url = config.peer_urls.find(options_.pod);
+  return Restore(process_, *options_.store, set,
+                 {.data_dir = config.data_dir, .peer_url = url == config.peer_urls.end() ? "" : url->second});
+}
+
+absl::Status Initializer::RestoreInMultiNode() {
+  const ConfigMap config = options_.config();
+  if (options_.profile == Profile::kFixed) {
+    // F3: an unstarted entry of ours is joined as itself, not replaced.
+    absl::StatusOr<Entry> entry = FindOwnEntry();
+    if (entry.ok() && entry->exists && entry->unstarted) {
+      Log(kActor, fmt::format("Member {} is an unstarted member of the cluster: it joins as itself", options_.pod));
+      if (process_.volume->Exists(config.data_dir)) return MoveAside("the member never started in this cluster");
+      return absl::OkStatus();
+    }
+  }
+  // retry.DefaultBackoff: 4 tries, sleeps 10, 50, 250 ms.
+  auto retry = [&](const std::function<absl::Status()>& attempt) {
+    absl::Status last;
+    sim::SimDuration sleep = sim::SimDuration::Millis(10);
+    for (int i = 0; i < 4; ++i) {
+      last = attempt();
+      if (last.ok() || i == 3) break;
+      sim::this_actor::SleepFor(sleep);
+      sleep = sleep * 5;
+    }
+    return last;
+  };
+  if (absl::Status s = retry([&] { return members_->RemoveMember(); }); !s.ok()) {
+    return absl::Status(s.code(), fmt::format("unable to remove the member {}", std::string(s.message())));
+  }
+  if (absl::Status s = process_.volume->RemoveAll(config.data_dir); !s.ok()) return s;
+  if (absl::Status s = retry([&] { return members_->AddMemberAsLearner(); }); !s.ok()) {
+    return absl::Status(s.code(), fmt::format("unable to add the member as learner {}", std::string(s.message())));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Initializer::Entry> Initializer::FindOwnEntry() {
+  model::etcd::Client client = members_->Client(sim::SimDuration::Seconds(5));
+  absl::StatusOr<etcd_dst::etcd::MemberListResponse> list =
+      WaitForReady(process_, sim::SimDuration::Seconds(5), [&] { return client.MemberList(); });
+  if (!list.ok()) return list.status();
+  Entry entry;
+  entry.cluster_id = list->header().cluster_id();
+  const std::string url = members_->PeerUrl();
+  for (const etcd_dst::etcd::Member& member : list->members()) {
+    for (const std::string& peer : member.peerurls()) {
+      if (peer != url) continue;
+      entry.exists = true;
+      entry.unstarted = member.name().empty();
+    }
+  }
+  return entry;
+}
+
+uint64_t Initializer::LocalClusterId() {
+  const std::string wal_dir = options_.config().data_dir + "/member/wal";
+  absl::StatusOr<std::vector<std::string>> names = process_.volume->ReadDir(wal_dir);
+  if (!names.ok()) return 0;
+  for (const std::string& name : *names) {
+    if (!name.ends_with(".wal")) continue;
+    absl::StatusOr<std::string> bytes = process_.volume->ReadFile(wal_dir + "/" + name);
+    if (!bytes.ok()) return 0;
+    std::string_view rest = *bytes;
+    for (int record = 0; record < 4 && !rest.empty(); ++record) {
+      absl::StatusOr<wal::Frame> frame = wal::DecodeFrame(rest);
+      if (!frame.ok()) return 0;
+      raftpb::Metadata metadata;
+      if (frame->type == wal::kMetadata && frame->data.has_value() && raftpb::Decode(*frame->data, &metadata)) {
+        return metadata.cluster_id;
+      }
+      rest.remove_prefix(std::min<uint64_t>(frame->frame_bytes, rest.size()));
+    }
+    return 0;
+  }
+  return 0;
+}
+
+absl::Status Initializer::MoveAside(const std::string& why) {
+  const std::string& data_dir = options_.config().data_dir;
+  const std::string aside = fmt::format("{}.aside-{}", data_dir, model::etcd::UnixSeconds(process_.Now()));
+  Log(kActor, fmt::format("Moving the data directory {} to {}: {}", data_dir, aside, why));
+  (void)process_.volume->RemoveAll(aside);
+  return process_.volume->Rename(data_dir, aside);
+}
+
+}  // namespace model::br

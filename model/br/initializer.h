@@ -1,0 +1,73 @@
+// BR's Initialize (etcd-backup-restore v0.35.0, pkg/initializer/
+// initializer.go: Initialize, restoreCorruptData, restoreInMultiNode).
+//
+// Multi-node: WasMemberInCluster; without a heartbeat the scale-up check,
+// and a detected scale-up is AddLearnerWithRetry(6) and nothing else (an
+// error is Fatalf "unable to add a learner in a cluster: ..."). Then
+// Validate; WrongVolumeMounted, FailToOpenBoltDB, StatusUnknown and
+// FailBelowRevision fail; Valid is done; DataDirStatusInvalidInMultiNode, or
+// a multi-node DataDirectoryCorrupt, or a multi-node member with a heartbeat
+// goes to restoreInMultiNode (remove by name, remove the data dir, add as a
+// learner); everything else to restoreCorruptData, which LISTS THE BUCKET
+// AGAIN and restores what it finds (a List error fails Initialize).
+//
+// br-fixed (docs/br-864-fix.md) changes three decisions:
+//   F1 the listing that decided the status also decides the restore;
+//   F2 a member whose bootstrap entry (its peer URL) is in the cluster,
+//      named or not, was a member (in MemberControl);
+//   F3 a multi-node member whose entry exists unstarted joins as itself
+//      (its data dir, if any, moved aside, never deleted), and a data dir
+//      whose cluster ID is not the running cluster's is moved aside and the
+//      member joins.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "model/br/config.h"
+#include "model/br/initialization.h"
+#include "model/br/member_control.h"
+#include "model/br/snapstore.h"
+#include "model/br/validator.h"
+#include "sim/process_context.h"
+
+namespace model::br {
+
+class Initializer {
+ public:
+  struct Options {
+    std::string pod;
+    std::function<ConfigMap()> config;
+    Snapstore* store = nullptr;
+    Profile profile = Profile::kV035;
+    int original_cluster_size = 1;  // read once at BR's start
+    // Fatalf: logs, and the BR process exits (does not return).
+    std::function<void(const std::string& message)> fatal;
+  };
+  Initializer(const sim::ProcessContext& process, MemberControl* members, Options options)
+      : process_(process), members_(members), options_(std::move(options)) {}
+
+  absl::Status Initialize(ValidationMode mode);
+
+ private:
+  absl::Status RestoreCorruptData(const std::optional<std::vector<Snapshot>>& listed);
+  absl::Status RestoreInMultiNode();
+  // br-fixed: the cluster's entry for this pod by peer URL, if it has one
+  // and it never started; the running cluster's ID.
+  struct Entry {
+    bool exists = false;
+    bool unstarted = false;
+    uint64_t cluster_id = 0;
+  };
+  absl::StatusOr<Entry> FindOwnEntry();
+  // The cluster ID in the data dir's WAL metadata, or 0.
+  uint64_t LocalClusterId();
+  absl::Status MoveAside(const std::string& why);
+
+  sim::ProcessContext process_;
+  MemberControl* members_;
+  Options options_;
+};
+
+}  // namespace model::br
