@@ -46,12 +46,13 @@ absl::StatusOr<std::string> Gunzip(std::string_view compressed) {
     stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data() + offset));
     stream.avail_in = static_cast<uInt>(compressed.size() - offset);
     int result = Z_OK;
-    char buffer[1 << 16];
+    // On the heap: actors have small stacks.
+    std::string buffer(1 << 16, '\0');
     while (result == Z_OK) {
-      stream.next_out = reinterpret_cast<Bytef*>(buffer);
-      stream.avail_out = sizeof(buffer);
+      stream.next_out = reinterpret_cast<Bytef*>(buffer.data());
+      stream.avail_out = static_cast<uInt>(buffer.size());
       result = inflate(&stream, Z_NO_FLUSH);
-      out.append(buffer, sizeof(buffer) - stream.avail_out);
+      out.append(buffer.data(), buffer.size() - stream.avail_out);
       if (result == Z_BUF_ERROR && stream.avail_in == 0) break;
       if (result == Z_BUF_ERROR) result = Z_OK;  // output space only
     }
