@@ -15,6 +15,7 @@
 #include "cli/sweep.h"
 #include "cli/user_io.h"
 #include "fmt/format.h"
+#include "model/br/profile.h"
 #include "model/ids.h"
 #include "sim/fault_plan.h"
 #include "sim/trace_file.h"
@@ -87,9 +88,13 @@ int Main(int argc, char** argv) {
   CLI::Option* export_option = run->add_option(
       "--export-disks", flags.export_disks,
       "Write each disk's image at every power loss (DIR/<disk>/powerloss-<k>/) and at the end (final/)");
+  CLI::Option* bucket_option = run->add_option(
+      "--export-bucket", flags.export_bucket, "Write the bucket's objects at the end as files named by their keys");
+  CLI::Option* profile_option = run->add_option(
+      "--profile", flags.profile, "Model profile: br-v0.35 (default) or br-fixed, for the backup-restore workloads");
   run->add_flag("--no-buggify", flags.no_buggify, "Turn buggify off");
   for (CLI::Option* option : {seed_option, plan_option, trace_option, trace_text_option, result_option,
-                              export_option, run->get_option("--workload")}) {
+                              export_option, bucket_option, profile_option, run->get_option("--workload")}) {
     option->multi_option_policy(CLI::MultiOptionPolicy::Throw);
   }
 
@@ -111,6 +116,9 @@ int Main(int argc, char** argv) {
   int jobs = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   CLI::App* sweep = app.add_subcommand("sweep", "Run many seeds, one process each, on all cores");
   sweep->add_option("--workload", sweep_workloads, "Workloads (repeatable); default: all");
+  std::vector<std::string> sweep_profiles;
+  sweep->add_option("--profile", sweep_profiles,
+                    "Profiles (repeatable) for the workloads that have them; default: all of each workload's");
   sweep->add_option("--seeds", seeds, "How many seeds")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -172,6 +180,12 @@ int Main(int argc, char** argv) {
       }
       options.workloads.push_back(name);
     }
+    for (const std::string& profile : sweep_profiles) {
+      if (!model::br::ParseProfile(profile).has_value()) {
+        return BadInput("unknown profile '" + profile + "' (br-v0.35, br-fixed)");
+      }
+    }
+    options.profiles = sweep_profiles;
     const std::optional<uint64_t> first = ParseSeed(first_seed_text);
     if (!first) return BadInput("--first-seed '" + first_seed_text + "' is not a number");
     if (seeds - 1 > UINT64_MAX - *first) {

@@ -52,11 +52,17 @@ absl::Status CheckOutputs(const RunFlags& flags) {
       return status;
     }
   }
+  if (!flags.export_bucket.empty()) {
+    if (absl::Status status = PrepareOutputDirectory("--export-bucket", flags.export_bucket); !status.ok()) {
+      return status;
+    }
+  }
   return CheckDistinctPaths({{"--plan", flags.plan_path},
                              {"--trace", flags.trace},
                              {"--trace-text", flags.trace_text},
                              {"--result", flags.result_path},
-                             {"--export-disks", flags.export_disks}});
+                             {"--export-disks", flags.export_disks},
+                             {"--export-bucket", flags.export_bucket}});
 }
 
 void PrintOutcome(const etcd_dst::result::RunResult& result) {
@@ -103,6 +109,8 @@ int Run(const RunFlags& flags) {
     options.plan_path = std::filesystem::absolute(flags.plan_path, error).string();
   }
   options.export_disks_dir = flags.export_disks;
+  options.export_bucket_dir = flags.export_bucket;
+  options.profile = flags.profile;
   options.trace_path = flags.trace;
   options.trace_text_path = flags.trace_text;
   options.buggify = !flags.no_buggify;

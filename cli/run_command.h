@@ -6,7 +6,7 @@
 namespace cli {
 
 struct RunFlags {
-  std::string workload, seed_text, trace, trace_text, result_path, plan_path, export_disks;
+  std::string workload, seed_text, trace, trace_text, result_path, plan_path, export_disks, export_bucket, profile;
   bool no_buggify = false;
   bool seed_given = false, plan_given = false, trace_given = false, trace_text_given = false,
        result_given = false, export_given = false;

@@ -11,9 +11,11 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "cli/exit_codes.h"
 #include "cli/user_io.h"
+#include "workloads/workload.h"
 #include "fmt/format.h"
 #include "sim/run_result.pb.h"
 
@@ -24,6 +26,7 @@ namespace {
 
 struct Job {
   std::string workload;
+  std::string profile;  // empty: the workload has none
   uint64_t seed;
   std::string result_path;
   std::string log_path;
@@ -32,6 +35,10 @@ struct Job {
 pid_t Launch(const SweepOptions& options, const Job& job) {
   std::vector<std::string> args = {options.self, "run", "--workload", job.workload,
                                    "--seed", std::to_string(job.seed), "--result", job.result_path};
+  if (!job.profile.empty()) {
+    args.push_back("--profile");
+    args.push_back(job.profile);
+  }
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -59,12 +66,21 @@ int RunSweep(const SweepOptions& options) {
   if (absl::Status status = CheckOutputFile("--out", summary_path); !status.ok()) return BadInput(status);
   std::vector<Job> pending;
   for (const std::string& workload : options.workloads) {
+    std::vector<std::string> profiles = workloads::FindWorkload(workload)->make()->Profiles();
+    if (!profiles.empty() && !options.profiles.empty()) {
+      std::erase_if(profiles, [&](const std::string& p) {
+        return std::find(options.profiles.begin(), options.profiles.end(), p) == options.profiles.end();
+      });
+    }
+    if (profiles.empty()) profiles.push_back("");
+    for (const std::string& profile : profiles)
     for (uint64_t i = 0; i < options.seeds; ++i) {
       if (i % options.shard_count != options.shard_index) continue;
       const uint64_t seed = options.first_seed + i;
+      const std::string name = profile.empty() ? workload : workload + "." + profile;
       const std::string stem =
-          (std::filesystem::path(options.out_dir) / "runs" / fmt::format("{}-{}", workload, seed)).string();
-      pending.push_back({workload, seed, stem + ".result.pb", stem + ".log"});
+          (std::filesystem::path(options.out_dir) / "runs" / fmt::format("{}-{}", name, seed)).string();
+      pending.push_back({workload, profile, seed, stem + ".result.pb", stem + ".log"});
       for (const std::string& path : {pending.back().result_path, pending.back().log_path}) {
         if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
           return BadInput(fmt::format("--out: {} is in the way (not a regular file)", path));
@@ -78,7 +94,7 @@ int RunSweep(const SweepOptions& options) {
   }
   const auto started = std::chrono::steady_clock::now();
   std::map<pid_t, Job> running;
-  std::map<std::pair<std::string, uint64_t>, etcd_dst::result::SweepRun> finished;
+  std::map<std::tuple<std::string, std::string, uint64_t>, etcd_dst::result::SweepRun> finished;
   size_t next = 0;
   while (next < pending.size() || !running.empty()) {
     while (next < pending.size() && static_cast<int>(running.size()) < options.jobs) {
@@ -110,13 +126,14 @@ int RunSweep(const SweepOptions& options) {
     } else {
       run.set_log(job.log_path);
       const std::string replay = run.result().replay().empty()
-                                     ? fmt::format("etcd-dst run --workload {} --seed {}", job.workload, job.seed)
+                                     ? fmt::format("etcd-dst run --workload {} --seed {}{}", job.workload, job.seed,
+                                                   job.profile.empty() ? "" : " --profile " + job.profile)
                                      : run.result().replay();
       std::printf("%s: %s  (log %s)\n", run.exit_code() == kExitViolation ? "FAIL" : "INTERNAL", replay.c_str(),
                   job.log_path.c_str());
       std::fflush(stdout);
     }
-    finished[{job.workload, job.seed}] = std::move(run);
+    finished[{job.workload, job.profile, job.seed}] = std::move(run);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

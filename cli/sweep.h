@@ -11,6 +11,9 @@ namespace cli {
 
 struct SweepOptions {
   std::vector<std::string> workloads;
+  // Profiles to run the workloads that have profiles under; empty: all of
+  // each workload's.
+  std::vector<std::string> profiles;
   uint64_t first_seed = 1;
   uint64_t seeds = 100;
   int jobs = 1;

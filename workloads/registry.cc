@@ -7,6 +7,9 @@ namespace workloads {
 // Each workload file defines its factory; the list is explicit so that a
 // static library cannot drop a workload by dead-stripping its object file.
 std::unique_ptr<Workload> MakeKernelSelftest();
+std::unique_ptr<Workload> MakeBootstrapZeroToThree();
+std::unique_ptr<Workload> MakeScaleUpOneToThree();
+std::unique_ptr<Workload> MakeRestoreAllVolumesLost();
 std::unique_ptr<Workload> MakeWorldSelftest();
 std::unique_ptr<Workload> MakeSingleMemberPowerLoss();
 std::unique_ptr<Workload> MakeEtcdClusterChaos();
@@ -17,6 +20,17 @@ std::unique_ptr<Workload> MakeSingleMemberPowerLossAtomicBootstrap();
 const std::vector<WorkloadEntry>& AllWorkloads() {
   static const std::vector<WorkloadEntry> entries = [] {
     std::vector<WorkloadEntry> list = {
+        {"bootstrap-0-to-3",
+         "a new HA cluster as etcd-druid runs it (etcd-wrapper and backup-restore beside each member), Parallel "
+         "pods, any of them late, with client traffic; checks one cluster ID and that all members converge",
+         MakeBootstrapZeroToThree},
+        {"scale-up-1-to-3",
+         "a single member with data and backups becomes HA (learners added by backup-restore, then promoted)",
+         MakeScaleUpOneToThree},
+        {"restore-all-volumes-lost",
+         "quorum loss: every volume lost, the cluster rebuilt from the bucket (replicas 0, leases reset, 1, 3); "
+         "checks that every write acknowledged up to the last backup survives",
+         MakeRestoreAllVolumesLost},
         {"etcd-cluster-chaos",
          "three etcd members with client traffic under partitions, crashes, power losses and disk faults; "
          "checks raft safety and acknowledged writes",

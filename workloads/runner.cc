@@ -42,6 +42,7 @@ std::string ReplayFlags(const RunOptions& options) {
   if (options.plan.has_value()) {
     flags += " --plan " + ShellQuote(options.plan_path.empty() ? "PLAN-FILE" : options.plan_path);
   }
+  if (!options.profile.empty()) flags += " --profile " + options.profile;
   if (!options.buggify) flags += " --no-buggify";
   return flags;
 }
@@ -83,7 +84,14 @@ absl::Status CheckPlan(const std::string& workload, const sim::FaultPlan& plan) 
     return absl::InvalidArgumentError(
         absl::StrCat("the plan is for workload '", plan.workload(), "', not '", workload, "'"));
   }
-  const std::optional<sim::FaultSurface> surface = (*entry)->make()->Faults();
+  std::unique_ptr<Workload> instance = (*entry)->make();
+  const std::vector<std::string> profiles = instance->Profiles();
+  if (!plan.profile().empty() && std::find(profiles.begin(), profiles.end(), plan.profile()) == profiles.end()) {
+    return absl::InvalidArgumentError(
+        profiles.empty() ? absl::StrCat("workload '", workload, "' has no profiles, the plan names '", plan.profile(), "'")
+                         : absl::StrCat("unknown profile '", plan.profile(), "' (", absl::StrJoin(profiles, ", "), ")"));
+  }
+  const std::optional<sim::FaultSurface> surface = instance->Faults();
   if (!surface.has_value()) return sim::ValidateEmptyPlan(plan);
   return sim::ValidatePlan(plan, *surface);
 }
@@ -100,6 +108,14 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
     absl::StatusOr<sim::FaultPlan> generated = PlanFor(options.workload, options.seed);
     if (!generated.ok()) return generated.status();
     plan = *std::move(generated);
+  }
+  if (!options.profile.empty()) {
+    if (!plan.profile().empty() && plan.profile() != options.profile) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the plan runs under profile '", plan.profile(), "', not '", options.profile, "'"));
+    }
+    plan.set_profile(options.profile);
+    if (absl::Status status = CheckPlan(options.workload, plan); !status.ok()) return status;
   }
   sim::SimulationOptions sim_options;
   sim_options.seed = options.seed;
@@ -140,10 +156,17 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
   workload->Finish(simulation);
   FailUnchecked(simulation, stop);
   absl::Status exported = world != nullptr ? world->ExportFinal() : absl::OkStatus();
+  if (exported.ok() && !options.export_bucket_dir.empty()) {
+    exported = world != nullptr ? world->object_store().Export(options.export_bucket_dir)
+                                : absl::FailedPreconditionError("the workload has no bucket");
+  }
 
   etcd_dst::result::RunResult result;
   result.set_workload(options.workload);
   result.set_seed(options.seed);
+  if (std::vector<std::string> profiles = workload->Profiles(); !profiles.empty()) {
+    result.set_profile(plan.profile().empty() ? profiles.front() : plan.profile());
+  }
   result.set_events(simulation.scheduler().events_dispatched());
   result.set_sim_time_ns(simulation.Now().nanos());
   result.set_stop_reason(sim::StopReasonName(stop));
@@ -182,7 +205,7 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
   if (absl::Status sinks = simulation.trace().SinkStatus(); !sinks.ok()) {
     result.set_output_error(std::string(sinks.message()));
   } else if (!exported.ok()) {
-    result.set_output_error(absl::StrCat("exporting disks: ", exported.message()));
+    result.set_output_error(absl::StrCat("exporting disks or bucket: ", exported.message()));
   }
   // Actors die before the world the workload owns.
   simulation.Shutdown();
@@ -190,8 +213,9 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
 }
 
 std::string ResultLine(const etcd_dst::result::RunResult& result) {
-  return fmt::format("result={} seed={} workload={} fingerprint={:016x} events={} sim_time={} violations={}",
+  return fmt::format("result={} seed={} workload={}{} fingerprint={:016x} events={} sim_time={} violations={}",
                      result.pass() ? "pass" : "fail", result.seed(), result.workload(),
+                     result.profile().empty() ? "" : " profile=" + result.profile(),
                      result.fingerprint(), result.events(),
                      sim::SimTime::FromNanos(result.sim_time_ns()).ToString(),
                      absl::StrJoin(result.violated(), ","));

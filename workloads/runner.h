@@ -26,6 +26,10 @@ struct RunOptions {
   std::string plan_path;
   // Writes each disk's crash image at every power loss, and its final view.
   std::string export_disks_dir;
+  // Writes the bucket's objects as files named by their keys at the end.
+  std::string export_bucket_dir;
+  // The model profile (--profile); empty: the plan's, or the workload's default.
+  std::string profile;
 };
 
 // The plan `seed` generates for `workload` (empty for workloads without

@@ -31,6 +31,9 @@ class Workload {
   virtual sim::World* world() { return nullptr; }
   // End-of-run checks, after the scheduler stopped (actors are still alive).
   virtual void Finish(sim::Simulation& simulation) {}
+  // The model profiles the workload runs under, the default first (empty:
+  // none; a plan naming a profile is refused).
+  virtual std::vector<std::string> Profiles() const { return {}; }
   // When the run stops if it does not go quiet first.
   virtual sim::RunLimits Limits() const {
     return {.until = sim::SimTime::Zero() + sim::SimDuration::Minutes(10), .max_events = 50'000'000};

@@ -222,7 +222,9 @@ void BackupRestore::Elect(sim::Group* container) {
     } else if (!leader && status->islearner() && original_cluster_size_ > 1) {
       Log("leader-elector", "member is a learner(non-voting) member in the cluster...");
       model::etcd::Client service = members_->Client(sim::SimDuration::Seconds(30));
-      (void)members_->PromoteMember(service);
+      if (absl::Status s = members_->PromoteMember(service); !s.ok()) {
+        Log("leader-elector", fmt::format("unable to promote the learner member: {}", std::string(s.message())));
+      }
     }
   }
 }

@@ -247,7 +247,10 @@ bool Cluster::ReadyToRemoveVotingMember(MemberId removed) const {
 }
 
 bool Cluster::ReadyToPromoteMember(MemberId id) const {
-  size_t members = 1, started = 0;  // the learner becomes a voter: count it, not started
+  // The learner to be promoted counts for the future quorum and as started
+  // (etcd 3.4 IsReadyToPromoteMember; real etcd 3.4.23 promotes the learner
+  // of a one-member cluster).
+  size_t members = 1, started = 1;
   for (const auto& [other, member] : members_) {
     if (member.is_learner) continue;
     ++members;

@@ -53,5 +53,18 @@ TEST(MembershipTest, ReadyToAdd) {
   EXPECT_FALSE(cluster.ReadyToAddVotingMember());  // 3 started of 6 after the add: below quorum 4
 }
 
+// The learner to be promoted counts as started: a one-member cluster
+// promotes its learner (observed with etcd 3.4.23: member add --learner,
+// start it, member promote succeeds), while two unstarted voters block it.
+TEST(MembershipTest, ReadyToPromote) {
+  Cluster cluster = Cluster::FromInitialCluster(*ParseInitialCluster("a=http://a:1"), "t");
+  cluster.UpdateAttributes(cluster.members().begin()->first, "a", {"http://a:2"});
+  cluster.Add({7, "", {"http://b:1"}, {}, true});
+  EXPECT_TRUE(cluster.ReadyToPromoteMember(7));
+  cluster.Add({8, "", {"http://c:1"}, {}, false});  // voters never started
+  cluster.Add({9, "", {"http://d:1"}, {}, false});
+  EXPECT_FALSE(cluster.ReadyToPromoteMember(7));  // 2 started of 4: below quorum 3
+}
+
 }  // namespace
 }  // namespace model::etcd
