@@ -36,6 +36,19 @@ TEST(DeterminismTest, SeedRangeAcrossProcesses) {
   }
 }
 
+// The backup-restore pods (wrapper, BR, snapshots in the bucket) replay
+// across processes under both profiles.
+TEST(DeterminismTest, BackupRestoreAcrossProcesses) {
+  for (const char* profile : {"br-v0.35", "br-fixed"}) {
+    const std::string args = std::string("run --workload bootstrap-0-to-3 --seed 3 --profile ") + profile;
+    const Output a = RunCli(args);
+    const Output b = RunCli(args);
+    ASSERT_NE(Field(a.text, "fingerprint"), "") << a.text;
+    EXPECT_EQ(Field(a.text, "fingerprint"), Field(b.text, "fingerprint")) << profile;
+    EXPECT_EQ(Field(a.text, "events"), Field(b.text, "events")) << profile;
+  }
+}
+
 // Every workload replays across processes: the world, the etcd model and the chaos.
 TEST(DeterminismTest, EveryWorkloadAcrossProcesses) {
   for (const char* workload : {"world-selftest", "single-member-power-loss", "etcd-cluster-chaos"}) {
