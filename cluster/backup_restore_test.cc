@@ -81,6 +81,25 @@ TEST(BackupRestoreTest, BootstrapZeroToThree) {
   EXPECT_TRUE(objects.front().starts_with("etcd-main/v2/Full-00000000-")) << objects.front();
 }
 
+// BR's member lease (pkg/health/heartbeat RenewMemberLease): v0.35 writes
+// `<member id>:Leader|Member`, the newer form adds the cluster ID.
+TEST(BackupRestoreTest, RenewMemberLease) {
+  for (bool with_cluster_id : {false, true}) {
+    EtcdCluster::Options options;
+    options.lease_with_cluster_id = with_cluster_id;
+    BrPods pods(1, 4, Profile::kV035, options);
+    pods.cluster().Start();
+    pods.RunFor(SimDuration::Seconds(60));
+    EtcdServer* server = pods.cluster().Current(0);
+    ASSERT_NE(server, nullptr);
+    absl::StatusOr<Object> lease = pods.cluster().api().Get("Lease", "etcd-main-0");
+    ASSERT_TRUE(lease.ok());
+    const std::string id = fmt::format("{:x}", server->id());
+    EXPECT_EQ(lease->lease().holder_identity(),
+              with_cluster_id ? fmt::format("{}:{:x}:Leader", id, server->cluster_id()) : id + ":Leader");
+  }
+}
+
 // BR #864 variant A, timing placed by hand: etcd-main-2 is Pending for
 // 71.5 s. Its BR's first IsMemberInCluster fails (no pod is Ready behind the
 // client service yet), its lease was never renewed, so there is no heartbeat;

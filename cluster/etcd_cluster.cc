@@ -287,7 +287,8 @@ int EtcdCluster::RunBackupRestore(int ordinal, sim::Group* container) {
                                                  .config = [this] { return ConfigMap(); },
                                                  .kubernetes = br_kubernetes_.back().get(),
                                                  .profile = *options_.backup_restore,
-                                                 .snapshotter = options_.snapshots}));
+                                                 .snapshotter = options_.snapshots,
+                                                 .lease_with_cluster_id = options_.lease_with_cluster_id}));
   current_br_[ordinal] = brs_.back().get();
   struct Gone {
     std::map<int, model::br::BackupRestore*>* current;

@@ -68,6 +68,8 @@ class EtcdCluster {
     std::optional<model::br::Profile> backup_restore;
     // BR's snapshot settings (druid passes the delta period and schedule).
     model::br::Snapshotter::Options snapshots;
+    // BR renews member leases as `<id>:<clusterID>:<role>` (v0.39+).
+    bool lease_with_cluster_id = false;
   };
 
   EtcdCluster(sim::Simulation* simulation, Options options);

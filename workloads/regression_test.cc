@@ -12,6 +12,7 @@ namespace {
 
 struct Record {
   std::string workload;
+  std::string profile;
   uint64_t seed = 0;
   bool pass = true;
   std::string property;
@@ -29,6 +30,11 @@ std::vector<Record> LoadCorpus() {
     std::string verdict;
     if (!(fields >> record.workload >> record.seed >> verdict)) continue;
     record.pass = verdict == "pass";
+    // workload@profile for the workloads that have profiles.
+    if (const size_t at = record.workload.find('@'); at != std::string::npos) {
+      record.profile = record.workload.substr(at + 1);
+      record.workload.resize(at);
+    }
     fields >> record.property;
     record.line = number;
     records.push_back(record);
@@ -41,7 +47,7 @@ TEST(RegressionSeedsTest, CorpusReplays) {
   const std::vector<Record> corpus = LoadCorpus();
   ASSERT_GE(corpus.size(), 5u);
   for (const Record& record : corpus) {
-    auto result = RunWorkload({.workload = record.workload, .seed = record.seed});
+    auto result = RunWorkload({.workload = record.workload, .seed = record.seed, .profile = record.profile});
     ASSERT_TRUE(result.ok()) << "line " << record.line << ": " << result.status();
     EXPECT_EQ(result->pass(), record.pass) << "seeds/regressions.txt:" << record.line << ": " << ResultLine(*result);
     if (!record.pass) {

@@ -170,7 +170,10 @@ void BackupRestore::RenewMemberLease() {
     return;
   }
   const uint64_t id = status->header().member_id();
-  const std::string holder = fmt::format("{:x}:{}", id, id == status->leader() ? "Leader" : "Member");
+  const char* role = id == status->leader() ? "Leader" : "Member";
+  const std::string holder = options_.lease_with_cluster_id
+                                 ? fmt::format("{:x}:{:x}:{}", id, status->header().cluster_id(), role)
+                                 : fmt::format("{:x}:{}", id, role);
   if (absl::Status s = options_.kubernetes->RenewLease(options_.pod, holder, process_.Now()); !s.ok()) {
     Log("heartbeat", fmt::format("failed to renew the member lease: {}", std::string(s.message())));
   }

@@ -42,6 +42,10 @@ class BackupRestore {
     Profile profile = Profile::kV035;
     Snapshotter::Options snapshotter;  // endpoint, set_health and fatal are set here
     sim::SimDuration heartbeat = sim::SimDuration::Seconds(10);
+    // BR v0.39+'s member lease holder `<memberID>:<clusterID>:<role>` (what
+    // druid's ClusterIDMismatch condition reads) instead of v0.35's
+    // `<memberID>:<role>`.
+    bool lease_with_cluster_id = false;
     sim::SimDuration election = sim::SimDuration::Seconds(5);
   };
   BackupRestore(const sim::ProcessContext& process, Options options);
