@@ -42,30 +42,18 @@ class BackupRestoreWorkload : public Workload {
 
   std::vector<std::string> Profiles() const override { return {"br-v0.35", "br-fixed"}; }
 
+  // The ordinary faults, mixed per seed by the swarm generator: pod start
+  // delays, partitions, clogs, lost packets, process crashes, power losses
+  // with torn writes, disk faults, bucket errors, ambiguous and failed
+  // uploads, lagging listings, container kills, pod deletes, node drains,
+  // API-server outages and endpoint lag; all within the story's horizon.
   std::optional<sim::FaultSurface> Faults() const override {
     sim::FaultSurface surface = cluster::EtcdCluster::Faults(Options(model::br::Profile::kV035));
-    surface.horizon = SimDuration::Seconds(1);
+    surface.horizon = Horizon();
+    surface.max_actions = 10;
     surface.max_start_delay = MaxStartDelay();
+    surface.max_outage = SimDuration::Seconds(20);
     return surface;
-  }
-
-  // Pod start delays only (issue 10 mixes in the other faults): each pod
-  // that the story creates is late with probability 1/2, by up to the
-  // story's maximum.
-  std::optional<sim::FaultPlan> MakePlan(uint64_t seed) const override {
-    sim::FaultPlan plan;
-    plan.set_workload(Name());
-    plan.set_seed(seed);
-    sim::Rng rng = sim::Rng::Stream(seed, "plan.start-delays");
-    for (int i = 0; i < 3; ++i) {
-      if (story_ == Story::kRestore && i > 0) continue;  // its pods come back in the operator's order
-      if (!rng.Chance(1, 2)) continue;
-      auto* action = plan.add_actions();
-      action->set_at_ns(0);
-      action->mutable_delay_start()->set_node(fmt::format("etcd-main-{}", i));
-      action->mutable_delay_start()->set_delay_ns(rng.DurationIn(SimDuration::Millis(100), MaxStartDelay()).nanos());
-    }
-    return plan;
   }
 
   void Setup(sim::Simulation& simulation, const sim::FaultPlan& plan) override {
@@ -88,6 +76,7 @@ class BackupRestoreWorkload : public Workload {
     sim::Group* checker = simulation.scheduler().CreateGroup("checker");
     simulation.scheduler().Spawn(checker, "one-cluster-id", [this] { WatchClusterIds(); });
     simulation.scheduler().Spawn(checker, "operator", [this] { Operate(); });
+    simulation.scheduler().Spawn(checker, "heal", [this] { Heal(); });
   }
 
   sim::World* world() override { return &cluster_->world(); }
@@ -116,6 +105,16 @@ class BackupRestoreWorkload : public Workload {
     }
     return "";
   }
+  // Faults fall in [0, horizon); they all end a little after it.
+  SimDuration Horizon() const {
+    switch (story_) {
+      case Story::kBootstrap: return SimDuration::Seconds(150);
+      case Story::kScaleUp: return SimDuration::Seconds(300);
+      case Story::kRestore: return SimDuration::Seconds(280);
+    }
+    return SimDuration::Zero();
+  }
+  SimTime HealAt() const { return SimTime::Zero() + Horizon() + SimDuration::Seconds(30); }
   SimDuration MaxStartDelay() const {
     return story_ == Story::kBootstrap ? SimDuration::Seconds(150) : SimDuration::Seconds(60);
   }
@@ -174,6 +173,18 @@ class BackupRestoreWorkload : public Workload {
                         model::FormatId(server->cluster_id()), seen.begin()->second,
                         model::FormatId(seen.begin()->first)));
       }
+    }
+  }
+
+  // After the horizon every fault ends, and crash-looping containers are
+  // restarted now and then without their back-off (an operator deleting
+  // the pods), so that what remains at the end is what the software does.
+  void Heal() {
+    sim::this_actor::SleepUntil(HealAt());
+    cluster_->world().EndAllFaults();
+    while (simulation_->Now() + SimDuration::Seconds(120) < RunEnd()) {
+      cluster_->RestartWithoutBackOff();
+      sim::this_actor::SleepFor(SimDuration::Seconds(120));
     }
   }
 

@@ -36,7 +36,8 @@ absl::Status Initializer::Initialize(ValidationMode mode) {
 
   Validator validator(process_, {.data_dir = data_dir,
                                  .original_cluster_size = options_.original_cluster_size,
-                                 .store = options_.store});
+                                 .store = options_.store,
+                                 .profile = options_.profile});
   std::optional<std::vector<Snapshot>> listed;
   absl::StatusOr<DataDirStatus> sanity = validator.SanityCheck();
   if (!sanity.ok()) options_.fatal(std::string(sanity.status().message()));
@@ -56,7 +57,8 @@ absl::Status Initializer::Initialize(ValidationMode mode) {
 
   switch (status) {
     case DataDirStatus::kWrongVolumeMounted:
-      return absl::FailedPreconditionError("won't initialize ETCD because wrong ETCD volume is mounted");
+      return absl::FailedPreconditionError("won't initialize ETCD because wrong ETCD volume is mounted: the "
+                                           "`safe_guard` file does not name this namespace");
     case DataDirStatus::kFailToOpenBoltDB:
       return absl::UnavailableError("failed to initialize since another process still holds the file lock");
     case DataDirStatus::kStatusUnknown:

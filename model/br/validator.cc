@@ -55,18 +55,44 @@ absl::StatusOr<int64_t> Validator::DbRevision(sim::Disk* disk, const std::string
   return revision;
 }
 
+absl::Status Validator::WriteSafeGuard() {
+  sim::Disk* disk = process_.volume;
+  if (options_.profile != Profile::kFixed) return disk->WriteFile(options_.safe_guard, options_.pod_namespace);
+  const std::string tmp = options_.safe_guard + ".tmp";
+  absl::StatusOr<int> fd = disk->Open(tmp, {.create = true, .truncate = true});
+  if (!fd.ok()) return fd.status();
+  absl::Status written = disk->Pwrite(*fd, 0, options_.pod_namespace).status();
+  if (written.ok()) written = disk->Fsync(*fd);
+  (void)disk->Close(*fd);
+  if (!written.ok()) return written;
+  if (absl::Status s = disk->Rename(tmp, options_.safe_guard); !s.ok()) return s;
+  return disk->FsyncDir(options_.safe_guard.substr(0, options_.safe_guard.rfind('/')));
+}
+
 absl::StatusOr<DataDirStatus> Validator::SanityCheck() {
   sim::Disk* disk = process_.volume;
   // 1. The safe guard: the volume belongs to this namespace. Its directory
   // is the volume's mount point, which always exists in the pod.
   (void)disk->MkdirAll(options_.safe_guard.substr(0, options_.safe_guard.rfind('/')));
-  if (!disk->Exists(options_.safe_guard)) {
-    if (absl::Status s = disk->WriteFile(options_.safe_guard, options_.pod_namespace); !s.ok()) {
-      return absl::InternalError(fmt::format("failed to create safe guard file: {}", std::string(s.message())));
+  const bool torn = options_.profile == Profile::kFixed &&
+                    disk->Stat(options_.safe_guard).value_or(sim::FileStat{.size = 1}).size == 0;
+  if (!disk->Exists(options_.safe_guard) || torn) {
+    if (absl::Status s = WriteSafeGuard(); !s.ok()) {
+      return absl::InternalError(fmt::format("can't create `safe_guard` file because : {}", std::string(s.message())));
     }
   }
   absl::StatusOr<std::string> guard = disk->ReadFile(options_.safe_guard);
-  if (!guard.ok() || *guard != options_.pod_namespace) return DataDirStatus::kWrongVolumeMounted;
+  if (!guard.ok()) {
+    Log(kActor, fmt::format("can't read the content of the `safe_guard` file to determine if a wrong volume is mounted: {}",
+                            std::string(guard.status().message())));
+    return DataDirStatus::kWrongVolumeMounted;
+  }
+  if (*guard != options_.pod_namespace) {
+    Log(kActor, fmt::format("wrong volume is mounted. The shoot name derived from namespace is {} and the content of "
+                            "`safe_guard` file at {} is {}",
+                            options_.pod_namespace, options_.safe_guard, *guard));
+    return DataDirStatus::kWrongVolumeMounted;
+  }
   // 2., 3. The directory and its structure.
   if (!disk->Exists(options_.data_dir)) return DataDirStatus::kNotExist;
   Log(kActor, "Checking for data directory structure validity...");

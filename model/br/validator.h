@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/br/initialization.h"
+#include "model/br/profile.h"
 #include "model/br/snapstore.h"
 #include "sim/process_context.h"
 
@@ -43,6 +44,9 @@ class Validator {
     std::string pod_namespace = "default";  // POD_NAMESPACE
     int original_cluster_size = 1;
     Snapstore* store = nullptr;  // nullptr: no snapstore configured
+    // br-fixed F4: the safe guard is written crash-safely, and an empty one
+    // (a creation torn by a power loss or a full disk) is written again.
+    Profile profile = Profile::kV035;
   };
   Validator(const sim::ProcessContext& process, Options options) : process_(process), options_(std::move(options)) {}
 
@@ -64,6 +68,9 @@ class Validator {
 
  private:
   absl::StatusOr<DataDirStatus> CheckRevisionConsistency(int64_t db_revision);
+  // os.WriteFile (v0.35: no fsync), or br-fixed's temp file, fsync, rename,
+  // fsync of the directory.
+  absl::Status WriteSafeGuard();
 
   sim::ProcessContext process_;
   Options options_;
