@@ -167,11 +167,13 @@ class BackupRestoreWorkload : public Workload {
           epoch_seen_ = restore_epoch_;
         }
         seen.emplace(server->cluster_id(), cluster_->PodName(i));
+        auto other = seen.begin();
+        if (other->first == server->cluster_id() && seen.size() > 1) ++other;
         simulation_->properties().Always(
             seen.size() <= 1, "OneClusterId",
-            fmt::format("{} runs cluster {}, {} ran cluster {}", cluster_->PodName(i),
-                        model::FormatId(server->cluster_id()), seen.begin()->second,
-                        model::FormatId(seen.begin()->first)));
+            fmt::format("{} runs cluster {} as member {}, while {} runs (or ran) cluster {}", cluster_->PodName(i),
+                        model::FormatId(server->cluster_id()), model::FormatId(server->id()), other->second,
+                        model::FormatId(other->first)));
       }
     }
   }
