@@ -115,7 +115,7 @@ void Cluster::Scale(const std::string& statefulset, int replicas) {
     if (it == pods_.end() || it->second.scaled_away) continue;
     it->second.scaled_away = true;
     it->second.kubelet->ResetForNewPod();
-    world_->Crash(pod);
+    world_->Retire(pod);
     set.endpoints.erase(pod);
     sim::TraceEvent("PodDeleted").Detail("pod", pod).Detail("reason", "scale-down");
     Publish(pod);

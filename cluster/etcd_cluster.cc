@@ -169,6 +169,12 @@ model::br::ConfigMap EtcdCluster::ConfigMap() const {
   return config;
 }
 
+std::vector<std::pair<int, const model::br::BackupRestore*>> EtcdCluster::AllBackupRestores() const {
+  std::vector<std::pair<int, const model::br::BackupRestore*>> all;
+  for (size_t k = 0; k < brs_.size(); ++k) all.emplace_back(br_ordinals_[k], brs_[k].get());
+  return all;
+}
+
 model::br::BackupRestore* EtcdCluster::CurrentBackupRestore(int ordinal) {
   auto it = current_br_.find(ordinal);
   return it == current_br_.end() ? nullptr : it->second;
@@ -290,6 +296,7 @@ int EtcdCluster::RunBackupRestore(int ordinal, sim::Group* container) {
                                                  .snapshotter = options_.snapshots,
                                                  .lease_with_cluster_id = options_.lease_with_cluster_id}));
   current_br_[ordinal] = brs_.back().get();
+  br_ordinals_.push_back(ordinal);
   struct Gone {
     std::map<int, model::br::BackupRestore*>* current;
     int ordinal;

@@ -141,6 +141,8 @@ class EtcdCluster {
   Cluster& cluster() { return *cluster_; }
   ApiServer& api() { return *api_; }
   Druid& druid() { return *druid_; }
+  // Every BR process ever started, oldest first, with its pod's ordinal.
+  std::vector<std::pair<int, const model::br::BackupRestore*>> AllBackupRestores() const;
   // The BR process running in the pod now, or nullptr.
   model::br::BackupRestore* CurrentBackupRestore(int ordinal);
   // druid's configmap now (all spec.replicas members).
@@ -183,6 +185,7 @@ class EtcdCluster {
   // look at them after they exit).
   std::vector<std::unique_ptr<model::wrapper::Wrapper>> wrappers_;
   std::vector<std::unique_ptr<model::br::BackupRestore>> brs_;
+  std::vector<int> br_ordinals_;  // brs_[k]'s pod
   std::vector<std::unique_ptr<BrKubernetes>> br_kubernetes_;
   std::map<int, model::wrapper::Wrapper*> current_wrapper_;
   std::map<int, model::br::BackupRestore*> current_br_;

@@ -121,6 +121,7 @@ void World::Boot(const std::string& name) {
   Pod& pod = GetPod(name);
   pod.start_pending = false;
   pod.wanted = true;
+  pod.retired = false;
   if (pod.running || !GetHost(pod.host).powered) return;  // a host without power boots it at PowerOn
   network_.NodeUp(pod.node);
   pod.running = true;
@@ -146,6 +147,11 @@ void World::Start(std::string_view name) {
 void World::StopPod(Pod& pod) {
   pod.running = false;
   if (pod.group != nullptr) simulation_->scheduler().KillGroup(pod.group);
+}
+
+void World::Retire(std::string_view name) {
+  Crash(name);
+  GetPod(name).retired = true;
 }
 
 void World::Crash(std::string_view name) {
@@ -305,7 +311,7 @@ void World::EndAllFaults() {
   TraceEvent("FaultsEnded").Detail("pods", pods_.size());
   for (auto& [name, host] : hosts_) PowerOn(name);
   for (auto& [name, pod] : pods_) {
-    if (!pod.running && !pod.start_pending && pod.boots > 0) Boot(name);
+    if (!pod.running && !pod.start_pending && !pod.retired && pod.boots > 0) Boot(name);
   }
 }
 
@@ -313,6 +319,44 @@ void World::Perform(const Action& action) {
   if (faults_ended_) {
     TraceEvent("FaultSkipped").Detail("action", DescribeAction(action)).Detail("reason", "faults ended");
     return;
+  }
+  // A pod or volume the plan names may not exist yet (a StatefulSet scaled
+  // up later): nothing to break.
+  std::vector<std::string> pods, volumes;
+  switch (action.kind_case()) {
+    case Action::kPartition:
+      pods.assign(action.partition().side_a().begin(), action.partition().side_a().end());
+      pods.insert(pods.end(), action.partition().side_b().begin(), action.partition().side_b().end());
+      break;
+    case Action::kClog:
+      pods = {action.clog().from(), action.clog().to()};
+      break;
+    case Action::kCrash:
+      pods = {action.crash().node()};
+      break;
+    case Action::kPodDelete:
+      pods = {action.pod_delete().pod()};
+      break;
+    case Action::kDiskFault:
+      volumes = {action.disk_fault().disk()};
+      break;
+    case Action::kVolumeLoss:
+      volumes = {action.volume_loss().volume()};
+      break;
+    default:
+      break;
+  }
+  for (const std::string& pod : pods) {
+    if (!pods_.contains(pod)) {
+      TraceEvent("FaultSkipped").Detail("action", DescribeAction(action)).Detail("reason", "no pod " + pod + " yet");
+      return;
+    }
+  }
+  for (const std::string& name : volumes) {
+    if (!volumes_.contains(name)) {
+      TraceEvent("FaultSkipped").Detail("action", DescribeAction(action)).Detail("reason", "no volume " + name + " yet");
+      return;
+    }
   }
   TraceEvent("FaultInjected").Detail("action", DescribeAction(action));
   if (action_handler_ && action_handler_(action)) return;

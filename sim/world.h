@@ -80,6 +80,9 @@ class World {
   void Start(std::string_view pod);
   // The pod's processes die; the host's kernel stays (connections are reset,
   // the page cache survives). It stays down until Restart.
+  // Stops a pod for good (a StatefulSet scaled below it): like a crash, but
+  // EndAllFaults does not bring it back; Start does.
+  void Retire(std::string_view name);
   void Crash(std::string_view pod);
   void Restart(std::string_view pod);
   // The host loses power: its pods die silently and stay down until PowerOn,
@@ -132,6 +135,7 @@ class World {
     int boots = 0;
     bool running = false;
     bool wanted = false;  // meant to run: boots when its host has power
+    bool retired = false;  // removed on purpose (scaled away): the end of faults leaves it down
     bool start_pending = false;
     LastStop last_stop = LastStop::kNone;
     SimDuration start_delay;

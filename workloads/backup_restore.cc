@@ -20,6 +20,7 @@
 
 #include "cluster/etcd_cluster.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "model/br/profile.h"
 #include "model/br/snapstore.h"
 #include "model/etcd/client.h"
@@ -94,6 +95,8 @@ class BackupRestoreWorkload : public Workload {
       properties.Sometimes(snapshot->kind == model::br::Snapshot::Kind::kDelta, "DeltaSnapshotUploaded");
     }
     CheckConverged();
+    TraceMemberTables();
+    ExplainFirstViolation(simulation);
   }
 
  private:
@@ -278,6 +281,61 @@ class BackupRestoreWorkload : public Workload {
     properties.Always(problems.empty(), "MembersConverge", problems);
     // A story that adds members promotes learners: all three voting at the end.
     if (story_ != Story::kBootstrap) properties.Sometimes(problems.empty(), "LearnerPromoted");
+  }
+
+  // `etcdctl member list -w table` as each cluster sees itself at the end.
+  void TraceMemberTables() {
+    std::set<uint64_t> printed;
+    for (int i = 0; i < cluster_->members(); ++i) {
+      EtcdServer* server = cluster_->Current(i);
+      if (server == nullptr || server->state() != EtcdServer::State::kRunning) continue;
+      if (!printed.insert(server->cluster_id()).second) continue;
+      std::string table = "|        ID        |  STATUS   |    NAME     | PEER ADDRS | IS LEARNER |";
+      for (const auto& [id, member] : server->cluster().members()) {
+        table += fmt::format("\n| {} | {:>9} | {:>11} | {} | {:>10} |", model::FormatId(id),
+                             member.started() ? "started" : "unstarted", member.name,
+                             member.peer_urls.empty() ? "" : member.peer_urls.front(), member.is_learner);
+      }
+      sim::TraceEvent("MemberTable")
+          .Detail("cluster", model::FormatId(server->cluster_id()))
+          .Detail("seen_from", cluster_->PodName(i))
+          .Detail("table", table);
+    }
+  }
+
+  // The first violation in words: which members, which clusters, and the
+  // backup a member restored from.
+  void ExplainFirstViolation(sim::Simulation& simulation) {
+    const auto& violations = simulation.properties().violations();
+    if (violations.empty()) return;
+    const sim::Violation& first = violations.front();
+    std::string why;
+    std::map<uint64_t, std::vector<std::string>> pods_by_cluster;
+    for (int i = 0; i < cluster_->members(); ++i) {
+      EtcdServer* server = cluster_->Current(i);
+      if (server != nullptr && server->state() == EtcdServer::State::kRunning) {
+        pods_by_cluster[server->cluster_id()].push_back(cluster_->PodName(i));
+      }
+    }
+    for (const auto& [id, pods] : pods_by_cluster) {
+      why += fmt::format("cluster {}: {}. ", model::FormatId(id), fmt::join(pods, ", "));
+    }
+    for (const auto& [ordinal, br] : cluster_->AllBackupRestores()) {
+      if (br->restored_from().empty()) continue;
+      why += fmt::format("{}'s backup-restore restored its data dir from {} at {}. ", cluster_->PodName(ordinal),
+                         br->restored_from(), br->restored_at().ToString());
+    }
+    for (int i = 0; i < cluster_->members(); ++i) {
+      if (cluster_->Current(i) == nullptr) {
+        why += fmt::format("{} runs no etcd (its last start: {}). ", cluster_->PodName(i),
+                           cluster_->LastStartFailure(i).empty() ? "none or not failed" : cluster_->LastStartFailure(i));
+      }
+    }
+    sim::TraceEvent("FirstViolationExplained")
+        .Detail("property", first.property)
+        .Detail("at", first.time.ToString())
+        .Detail("details", first.details)
+        .Detail("explanation", why);
   }
 
   Story story_;

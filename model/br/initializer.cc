@@ -117,8 +117,13 @@ absl::Status Initializer::RestoreCorruptData(const std::optional<std::vector<Sna
     return process_.volume->RemoveAll(config.data_dir);
   }
   auto url = config.peer_urls.find(options_.pod);
-  return Restore(process_, *options_.store, set,
-                 {.data_dir = config.data_dir, .peer_url = url == config.peer_urls.end() ? "" : url->second});
+  absl::Status restored = Restore(process_, *options_.store, set,
+                                  {.data_dir = config.data_dir, .peer_url = url == config.peer_urls.end() ? "" : url->second});
+  if (restored.ok()) {
+    restored_from_ = set.full->Name();
+    restored_at_ = process_.Now();
+  }
+  return restored;
 }
 
 absl::Status Initializer::RestoreInMultiNode() {

@@ -49,6 +49,9 @@ class Initializer {
       : process_(process), members_(members), options_(std::move(options)) {}
 
   absl::Status Initialize(ValidationMode mode);
+  // The snapshot the last restore started from ("" if none), and when.
+  const std::string& restored_from() const { return restored_from_; }
+  sim::SimTime restored_at() const { return restored_at_; }
 
  private:
   absl::Status RestoreCorruptData(const std::optional<std::vector<Snapshot>>& listed);
@@ -68,6 +71,8 @@ class Initializer {
   sim::ProcessContext process_;
   MemberControl* members_;
   Options options_;
+  std::string restored_from_;
+  sim::SimTime restored_at_;
 };
 
 }  // namespace model::br

@@ -56,6 +56,9 @@ class BackupRestore {
 
   bool healthy() const { return healthy_; }
   bool leading() const { return state_ == State::kLeader; }
+  // The snapshot this process restored its data dir from, if it did.
+  std::string restored_from() const { return initializer_ ? initializer_->restored_from() : ""; }
+  sim::SimTime restored_at() const { return initializer_ ? initializer_->restored_at() : sim::SimTime::Zero(); }
   InitStatus init_status() const { return initialization_ ? initialization_->status() : InitStatus::kNew; }
 
  private:

@@ -80,6 +80,16 @@ void EtcdServer::Run() {
 }
 
 absl::Status EtcdServer::Bootstrap() {
+  // Flag parsing: a URL must name a scheme, a host and a port.
+  for (const std::string& url : config_.initial_advertise_peer_urls) {
+    const size_t scheme = url.find("://");
+    if (scheme == std::string::npos || url.find(':', scheme + 3) == std::string::npos) {
+      return absl::InvalidArgumentError(fmt::format("--initial-advertise-peer-urls: invalid URL \"{}\"", url));
+    }
+  }
+  if (config_.initial_advertise_peer_urls.empty()) {
+    return absl::InvalidArgumentError("--initial-advertise-peer-urls must not be empty");
+  }
   const std::string member_dir = config_.data_dir + "/member";
   const std::string snap_dir = member_dir + "/snap";
   const std::string wal_dir = member_dir + "/wal";
