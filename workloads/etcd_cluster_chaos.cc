@@ -21,6 +21,7 @@
 #include "sim/simulation.h"
 #include "sim/world.h"
 #include "cluster/etcd_cluster.h"
+#include "workloads/raft_safety.h"
 #include "workloads/workload.h"
 
 namespace workloads {
@@ -60,6 +61,7 @@ class EtcdClusterChaos : public Workload {
     }
     properties.DeclareCheck("ClusterServesAfterFaults");
     cluster_ = std::make_unique<cluster::EtcdCluster>(&simulation, Options());
+    raft_safety_ = std::make_unique<RaftSafety>(cluster_.get(), &properties);
     cluster_->Start(plan);
     sim::Group* clients = simulation.scheduler().CreateGroup("clients");
     for (int w = 0; w < kWriters; ++w) {
@@ -121,42 +123,10 @@ class EtcdClusterChaos : public Workload {
     }
   }
 
-  // Raft safety, sampled every heartbeat across every member and boot.
-  void CheckRaft() {
-    sim::Properties& properties = simulation_->properties();
-    for (int member = 0; member < cluster_->members(); ++member) {
-      EtcdServer* server = cluster_->Current(member);
-      if (server == nullptr || server->state() != EtcdServer::State::kRunning || server->raft() == nullptr) continue;
-      const model::raft::Raft& raft = *server->raft();
-      if (raft.role() != model::raft::Role::kLeader) continue;
-      auto [it, inserted] = leaders_.emplace(raft.term(), server->id());
-      if (inserted && leaders_.size() > 1) properties.Sometimes(true, "LeaderChanged");
-      properties.Always(it->second == server->id(), "OneLeaderPerTerm",
-                        fmt::format("term {}: {} and {}", raft.term(), model::FormatId(it->second),
-                                    model::FormatId(server->id())));
-    }
-    const auto& servers = cluster_->all();
-    for (size_t s = 0; s < servers.size(); ++s) {
-      const auto& log = servers[s]->applied_log();
-      size_t& seen = applied_seen_[s];
-      for (; seen < log.size(); ++seen) {
-        const EtcdServer::Applied& entry = log[seen];
-        auto [it, inserted] = committed_.emplace(entry.index, std::make_pair(entry.term, entry.digest));
-        properties.Always(inserted || it->second == std::make_pair(entry.term, entry.digest),
-                          "CommittedEntriesNeverChange",
-                          fmt::format("{} applied index {} term {}, another member had term {}",
-                                      servers[s]->config().name, entry.index, entry.term, it->second.first));
-      }
-      if (servers[s]->raft() != nullptr && servers[s]->raft()->first_index() > 1) {
-        properties.Sometimes(true, "SnapshotTaken");
-      }
-    }
-  }
-
   void Checker() {
     while (simulation_->Now() + SimDuration::Millis(100) < kRunEnd) {
       sim::this_actor::SleepFor(SimDuration::Millis(100));
-      CheckRaft();
+      raft_safety_->Check();
     }
   }
 
@@ -261,9 +231,7 @@ class EtcdClusterChaos : public Workload {
   sim::Simulation* simulation_ = nullptr;
   std::unique_ptr<cluster::EtcdCluster> cluster_;
   std::map<std::string, std::string> acknowledged_;
-  std::map<uint64_t, uint64_t> leaders_;  // term -> leader
-  std::map<uint64_t, std::pair<uint64_t, uint64_t>> committed_;  // index -> (term, digest)
-  std::map<size_t, size_t> applied_seen_;
+  std::unique_ptr<RaftSafety> raft_safety_;
 };
 
 }  // namespace

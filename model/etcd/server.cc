@@ -192,6 +192,7 @@ absl::Status EtcdServer::StartNew(const std::vector<InitialMember>& initial) {
   // Membership is rebuilt by applying the bootstrap conf changes.
   cluster_ = Cluster();
   cluster_.set_id(bootstrap.id());
+  applied_ = cluster_;
   raft_ = std::make_unique<raft::Raft>(internal::RaftConfig(config_, id_, rng_), raft::Snapshot{}, raftpb::HardState{},
                                        std::vector<raftpb::Entry>{}, peers);
   if (!config_.atomic_wal_bootstrap) {
@@ -238,6 +239,8 @@ absl::Status EtcdServer::StartJoin(const std::vector<InitialMember>& initial) {
     if (local_members[i].name == config_.name) id_ = remote_members[i].id;
   }
   cluster_ = *remote;
+  applied_ = Cluster();
+  applied_.set_id(remote->id());
   const std::string metadata = raftpb::Encode(raftpb::Metadata{id_, cluster_.id()});
   absl::StatusOr<std::unique_ptr<wal::Wal>> created = wal::Wal::Create(disk_, config_.data_dir + "/member/wal", metadata);
   if (!created.ok()) return absl::InternalError(fmt::format("create wal error: {}", std::string(created.status().message())));
@@ -285,6 +288,7 @@ absl::Status EtcdServer::StartRestart() {
   raftpb::Decode(read.metadata, &metadata);
   id_ = metadata.node_id;
   cluster_.set_id(metadata.cluster_id);
+  applied_ = cluster_;
   snapshot_index_ = snapshot.index;
   raft_ = std::make_unique<raft::Raft>(internal::RaftConfig(config_, id_, rng_), snapshot, read.state,
                                        std::move(read.entries));

@@ -190,6 +190,11 @@ class EtcdServer {
 
   MemberId id_ = 0;
   Cluster cluster_;
+  // The membership as applied from the log (etcd's v2 store): what conf
+  // changes are validated against. A joining member knows the remote
+  // cluster in memory (cluster_) but has applied nothing yet, so replaying
+  // the cluster's first AddNode entries must validate.
+  Cluster applied_;
   KvStore kv_;
   std::unique_ptr<bbolt::Db> db_;
   std::unique_ptr<wal::Wal> wal_;

@@ -74,6 +74,7 @@ void EtcdServer::ProcessReady() {
       return;
     }
     cluster_ = loaded->cluster;
+    applied_ = loaded->cluster;
     absl::StatusOr<KvStore> kv = KvStore::Deserialize(loaded->kv_state);
     if (!kv.ok()) {
       Fatal(fmt::format("failed to restore mvcc store: {}", std::string(kv.status().message())));
@@ -145,20 +146,20 @@ void EtcdServer::ApplyConfChange(const raftpb::Entry& entry) {
   bool promotion = false;
   switch (change.type) {
     case raftpb::ConfChangeType::kAddNode: {
-      const Member* existing = cluster_.Find(change.node_id);
+      const Member* existing = applied_.Find(change.node_id);
       promotion = existing != nullptr && existing->is_learner;
-      valid = promotion ? cluster_.ValidatePromote(change.node_id) : cluster_.ValidateAdd(member);
+      valid = promotion ? applied_.ValidatePromote(change.node_id) : applied_.ValidateAdd(member);
       break;
     }
     case raftpb::ConfChangeType::kAddLearnerNode:
       member.is_learner = true;
-      valid = cluster_.ValidateAdd(member);
+      valid = applied_.ValidateAdd(member);
       break;
     case raftpb::ConfChangeType::kRemoveNode:
-      valid = cluster_.ValidateRemove(change.node_id);
+      valid = applied_.ValidateRemove(change.node_id);
       break;
     case raftpb::ConfChangeType::kUpdateNode:
-      valid = cluster_.ValidateUpdate(change.node_id, member.peer_urls);
+      valid = applied_.ValidateUpdate(change.node_id, member.peer_urls);
       break;
   }
   if (entry.index > kv_.consistent_index()) kv_.set_consistent_index(entry.index);
@@ -175,22 +176,32 @@ void EtcdServer::ApplyConfChange(const raftpb::Entry& entry) {
     switch (change.type) {
       case raftpb::ConfChangeType::kAddNode:
         if (promotion) {
-          cluster_.Promote(change.node_id);
+          applied_.Promote(change.node_id);
+          // The in-memory view may lack it (removed remotely since a join).
+          if (cluster_.Find(change.node_id) != nullptr) {
+            cluster_.Promote(change.node_id);
+          } else {
+            cluster_.Add(*applied_.Find(change.node_id));
+          }
         } else {
+          applied_.Add(member);
           cluster_.Add(member);
         }
         EnsurePeer(change.node_id);
         break;
       case raftpb::ConfChangeType::kAddLearnerNode:
+        applied_.Add(member);
         cluster_.Add(member);
         EnsurePeer(change.node_id);
         break;
       case raftpb::ConfChangeType::kRemoveNode:
+        applied_.Remove(change.node_id);
         cluster_.Remove(change.node_id);
         if (auto it = peers_.find(change.node_id); it != peers_.end()) it->second->removed = true;
         break;
       case raftpb::ConfChangeType::kUpdateNode:
-        cluster_.UpdatePeerUrls(change.node_id, member.peer_urls);
+        applied_.UpdatePeerUrls(change.node_id, member.peer_urls);
+        if (cluster_.Find(change.node_id) != nullptr) cluster_.UpdatePeerUrls(change.node_id, member.peer_urls);
         break;
     }
     raft_->ApplyConfChange(change);
@@ -228,7 +239,10 @@ void EtcdServer::ApplyNormal(const raftpb::Entry& entry) {
     if (v2.method == "PUT" && v2.path.starts_with(prefix) && v2.path.ends_with("/attributes")) {
       const uint64_t id = std::stoull(v2.path.substr(prefix.size(), 16), nullptr, 16);
       absl::StatusOr<Member> attributes = MemberFromJson(v2.value);
-      if (attributes.ok()) cluster_.UpdateAttributes(id, attributes->name, attributes->client_urls);
+      if (attributes.ok()) {
+        cluster_.UpdateAttributes(id, attributes->name, attributes->client_urls);
+        applied_.UpdateAttributes(id, attributes->name, attributes->client_urls);
+      }
       backend_dirty_ = true;
     } else if (v2.method == "PUT" && v2.path == "/0/version") {
       cluster_.set_version(v2.value);

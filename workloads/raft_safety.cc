@@ -1,0 +1,46 @@
+#include "workloads/raft_safety.h"
+
+#include "fmt/format.h"
+#include "model/ids.h"
+
+namespace workloads {
+
+using model::etcd::EtcdServer;
+
+void RaftSafety::Declare() {
+  properties_->DeclareSometimes("LeaderChanged");
+  properties_->DeclareSometimes("SnapshotTaken");
+}
+
+void RaftSafety::Check() {
+  for (int member = 0; member < cluster_->members(); ++member) {
+    EtcdServer* server = cluster_->Current(member);
+    if (server == nullptr || server->state() != EtcdServer::State::kRunning || server->raft() == nullptr) continue;
+    const model::raft::Raft& raft = *server->raft();
+    if (raft.role() != model::raft::Role::kLeader) continue;
+    auto [it, inserted] = leaders_.emplace(std::make_pair(server->cluster_id(), raft.term()), server->id());
+    if (inserted && ++leaders_seen_ > 1) properties_->Sometimes(true, "LeaderChanged");
+    properties_->Always(it->second == server->id(), "OneLeaderPerTerm",
+                        fmt::format("term {}: {} and {}", raft.term(), model::FormatId(it->second),
+                                    model::FormatId(server->id())));
+  }
+  const auto& servers = cluster_->all();
+  for (size_t s = 0; s < servers.size(); ++s) {
+    const auto& log = servers[s]->applied_log();
+    size_t& seen = applied_seen_[s];
+    for (; seen < log.size(); ++seen) {
+      const EtcdServer::Applied& entry = log[seen];
+      auto [it, inserted] = committed_.emplace(std::make_pair(servers[s]->cluster_id(), entry.index),
+                                               std::make_pair(entry.term, entry.digest));
+      properties_->Always(inserted || it->second == std::make_pair(entry.term, entry.digest),
+                          "CommittedEntriesNeverChange",
+                          fmt::format("{} applied index {} term {}, another member had term {}",
+                                      servers[s]->config().name, entry.index, entry.term, it->second.first));
+    }
+    if (servers[s]->raft() != nullptr && servers[s]->raft()->first_index() > 1) {
+      properties_->Sometimes(true, "SnapshotTaken");
+    }
+  }
+}
+
+}  // namespace workloads
