@@ -13,6 +13,7 @@ constexpr char kActor[] = "initializer";
 }  // namespace
 
 absl::Status Initializer::Initialize(ValidationMode mode) {
+  added_learner_ = false;
   const ConfigMap config = options_.config();
   const std::string& data_dir = config.data_dir;
   bool heartbeat = false;
@@ -29,6 +30,7 @@ absl::Status Initializer::Initialize(ValidationMode mode) {
         if (absl::Status s = members_->AddLearnerWithRetry(6, data_dir); !s.ok()) {
           options_.fatal(fmt::format("unable to add a learner in a cluster: {}", std::string(s.message())));
         }
+        added_learner_ = true;
         return absl::OkStatus();
       }
     }
@@ -156,6 +158,7 @@ absl::Status Initializer::RestoreInMultiNode() {
   if (absl::Status s = retry([&] { return members_->AddMemberAsLearner(); }); !s.ok()) {
     return absl::Status(s.code(), fmt::format("unable to add the member as learner {}", std::string(s.message())));
   }
+  added_learner_ = true;
   return absl::OkStatus();
 }
 

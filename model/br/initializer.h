@@ -51,6 +51,8 @@ class Initializer {
   absl::Status Initialize(ValidationMode mode);
   // The snapshot the last restore started from ("" if none), and when.
   const std::string& restored_from() const { return restored_from_; }
+  // The last Initialize added this member to the cluster as a learner.
+  bool added_learner() const { return added_learner_; }
   sim::SimTime restored_at() const { return restored_at_; }
 
  private:
@@ -72,6 +74,7 @@ class Initializer {
   MemberControl* members_;
   Options options_;
   std::string restored_from_;
+  bool added_learner_ = false;
   sim::SimTime restored_at_;
 };
 

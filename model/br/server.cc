@@ -76,6 +76,13 @@ http::Response BackupRestore::ServeConfig() {
   // has more than one member.
   std::vector<std::pair<std::string, std::string>> entries(config.peer_urls.begin(), config.peer_urls.end());
   absl::StatusOr<etcd_dst::etcd::MemberListResponse> list = members_->ListForConfig();
+  // br-fixed F5: a member the initializer just added as a learner must join
+  // the cluster it was added to; without its member list, no guess.
+  const bool learner = options_.profile == Profile::kFixed && initializer_->added_learner();
+  if (!list.ok() && learner) {
+    return {.code = 500, .body = fmt::format("cannot list the members the learner joins: {}",
+                                             std::string(list.status().message()))};
+  }
   if (!list.ok()) {
     Log(kActor, fmt::format("Could not list members : {}", std::string(list.status().message())));
   } else if (list->members_size() > 1) {
@@ -93,7 +100,9 @@ http::Response BackupRestore::ServeConfig() {
   }
   // initial-cluster-state (GetClusterState).
   etcd.initial_cluster_state = "new";
-  if (entries.size() > 1) {
+  if (learner) {
+    etcd.initial_cluster_state = "existing";
+  } else if (entries.size() > 1) {
     const std::string statefulset = options_.pod.substr(0, options_.pod.rfind('-'));
     absl::StatusOr<KubernetesApi::StatefulSet> set = options_.kubernetes->GetStatefulSet(statefulset);
     if (!set.ok()) {
