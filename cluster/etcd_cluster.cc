@@ -257,6 +257,7 @@ model::etcd::EtcdServer* EtcdCluster::CreateEtcd(int ordinal, const model::etcd:
   if (options_.configure) options_.configure(ordinal, config);
   all_.push_back(std::make_unique<model::etcd::EtcdServer>(world_.Context(pod, &simulation_->Stream("etcd." + pod)),
                                                            config));
+  started_at_.push_back(simulation_->Now());
   model::etcd::EtcdServer* server = all_.back().get();
   current_[ordinal] = server;
   last_[ordinal] = server;
@@ -312,6 +313,7 @@ int EtcdCluster::RunEtcd(int ordinal, sim::Group* container) {
   // restored members are all "default" and must not share a stream.
   all_.push_back(std::make_unique<model::etcd::EtcdServer>(world_.Context(pod, &simulation_->Stream("etcd." + pod)),
                                                            config));
+  started_at_.push_back(simulation_->Now());
   model::etcd::EtcdServer* server = all_.back().get();
   current_[ordinal] = server;
   last_[ordinal] = server;

@@ -149,8 +149,9 @@ class EtcdCluster {
   model::br::ConfigMap ConfigMap() const;
   // The member process running in the pod now, or nullptr.
   model::etcd::EtcdServer* Current(int ordinal);
-  // Every etcd process ever started, oldest first.
+  // Every etcd process ever started, oldest first, and when each started.
   const std::vector<std::unique_ptr<model::etcd::EtcdServer>>& all() const { return all_; }
+  sim::SimTime StartedAt(size_t k) const { return started_at_.at(k); }
   // Why the pod's latest etcd refused to start (a start-path failure, not a
   // crash later); empty if it did not.
   std::string LastStartFailure(int ordinal) const;
@@ -181,6 +182,7 @@ class EtcdCluster {
   std::map<int, model::etcd::EtcdServer*> current_;
   std::map<int, model::etcd::EtcdServer*> last_;  // the latest start's, running or not
   std::vector<std::unique_ptr<model::etcd::EtcdServer>> all_;
+  std::vector<sim::SimTime> started_at_;  // parallel to all_
   // Processes of the BR pods, each start a new one (kept: traces and tests
   // look at them after they exit).
   std::vector<std::unique_ptr<model::wrapper::Wrapper>> wrappers_;

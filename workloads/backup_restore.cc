@@ -72,7 +72,15 @@ class BackupRestoreWorkload : public Workload {
     cluster::EtcdCluster::Options options = Options(profile_);
     options.members = story_ == Story::kScaleUp ? 1 : 3;
     cluster_ = std::make_unique<cluster::EtcdCluster>(&simulation, options);
-    raft_safety_ = std::make_unique<RaftSafety>(cluster_.get(), &properties);
+    // A restore as BR does it always yields cluster cdf818194e3a8c32: the
+    // processes started after the n-th restore belong to its lineage.
+    raft_safety_ = std::make_unique<RaftSafety>(cluster_.get(), &properties, [this](size_t k) {
+      uint64_t restores = 0;
+      for (const auto& [ordinal, br] : cluster_->AllBackupRestores()) {
+        restores += !br->restored_from().empty() && br->restored_at() <= cluster_->StartedAt(k);
+      }
+      return restores;
+    });
     raft_safety_->Declare();
     cluster_->Start(plan);
     sim::Group* clients = simulation.scheduler().CreateGroup("clients");

@@ -1,5 +1,7 @@
 #include "workloads/raft_safety.h"
 
+#include <set>
+
 #include "fmt/format.h"
 #include "model/ids.h"
 
@@ -13,24 +15,28 @@ void RaftSafety::Declare() {
 }
 
 void RaftSafety::Check() {
-  for (int member = 0; member < cluster_->members(); ++member) {
-    EtcdServer* server = cluster_->Current(member);
-    if (server == nullptr || server->state() != EtcdServer::State::kRunning || server->raft() == nullptr) continue;
+  std::set<const EtcdServer*> current;
+  for (int member = 0; member < cluster_->members(); ++member) current.insert(cluster_->Current(member));
+  const auto& servers = cluster_->all();
+  for (size_t s = 0; s < servers.size(); ++s) {
+    const EtcdServer* server = servers[s].get();
+    if (!current.contains(server)) continue;  // a process that died
+    if (server->state() != EtcdServer::State::kRunning || server->raft() == nullptr) continue;
     const model::raft::Raft& raft = *server->raft();
     if (raft.role() != model::raft::Role::kLeader) continue;
-    auto [it, inserted] = leaders_.emplace(std::make_pair(server->cluster_id(), raft.term()), server->id());
+    auto [it, inserted] =
+        leaders_.emplace(Key{server->cluster_id(), lineage_ ? lineage_(s) : 0, raft.term()}, server->id());
     if (inserted && ++leaders_seen_ > 1) properties_->Sometimes(true, "LeaderChanged");
     properties_->Always(it->second == server->id(), "OneLeaderPerTerm",
                         fmt::format("term {}: {} and {}", raft.term(), model::FormatId(it->second),
                                     model::FormatId(server->id())));
   }
-  const auto& servers = cluster_->all();
   for (size_t s = 0; s < servers.size(); ++s) {
     const auto& log = servers[s]->applied_log();
     size_t& seen = applied_seen_[s];
     for (; seen < log.size(); ++seen) {
       const EtcdServer::Applied& entry = log[seen];
-      auto [it, inserted] = committed_.emplace(std::make_pair(servers[s]->cluster_id(), entry.index),
+      auto [it, inserted] = committed_.emplace(Key{servers[s]->cluster_id(), lineage_ ? lineage_(s) : 0, entry.index},
                                                std::make_pair(entry.term, entry.digest));
       properties_->Always(inserted || it->second == std::make_pair(entry.term, entry.digest),
                           "CommittedEntriesNeverChange",

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <tuple>
 #include <utility>
 
 #include "cluster/etcd_cluster.h"
@@ -16,7 +18,13 @@ namespace workloads {
 
 class RaftSafety {
  public:
-  RaftSafety(cluster::EtcdCluster* cluster, sim::Properties* properties) : cluster_(cluster), properties_(properties) {}
+  // `lineage` tells apart clusters that share an ID (every restore from a
+  // backup as BR does it is cluster cdf818194e3a8c32): it maps the k-th etcd
+  // process of the cluster (EtcdCluster::all()) to a number, equal for
+  // processes of one cluster. Default: the ID alone.
+  using Lineage = std::function<uint64_t(size_t k)>;
+  RaftSafety(cluster::EtcdCluster* cluster, sim::Properties* properties, Lineage lineage = nullptr)
+      : cluster_(cluster), properties_(properties), lineage_(std::move(lineage)) {}
   // Declares LeaderChanged and SnapshotTaken as Sometimes marks.
   void Declare();
   void Check();
@@ -24,8 +32,10 @@ class RaftSafety {
  private:
   cluster::EtcdCluster* cluster_;
   sim::Properties* properties_;
-  std::map<std::pair<uint64_t, uint64_t>, uint64_t> leaders_;  // (cluster, term) -> leader
-  std::map<std::pair<uint64_t, uint64_t>, std::pair<uint64_t, uint64_t>> committed_;  // (cluster, index) -> (term, digest)
+  Lineage lineage_;
+  using Key = std::tuple<uint64_t, uint64_t, uint64_t>;  // (cluster, lineage, term or index)
+  std::map<Key, uint64_t> leaders_;                          // -> leader
+  std::map<Key, std::pair<uint64_t, uint64_t>> committed_;  // -> (term, digest)
   std::map<size_t, size_t> applied_seen_;  // server -> entries checked
   size_t leaders_seen_ = 0;
 };
