@@ -102,6 +102,8 @@ int Main(int argc, char** argv) {
   CLI::App* plan_cmd = app.add_subcommand("plan", "Print the fault plan a seed generates, as protobuf text");
   plan_cmd->add_option("--workload", plan_workload, "Workload name (see 'list')")->required();
   plan_cmd->add_option("--seed", plan_seed, "Root seed: decimal, or hex with 0x")->required();
+  std::string plan_profile;
+  plan_cmd->add_option("--profile", plan_profile, "Model profile the plan runs under (br-v0.35, br-fixed)");
 
   CLI::App* list = app.add_subcommand("list", "List the workloads");
 
@@ -161,7 +163,7 @@ int Main(int argc, char** argv) {
     flags.export_given = export_option->count() > 0;
     return Run(flags);
   }
-  if (plan_cmd->parsed()) return PrintPlan(plan_workload, plan_seed);
+  if (plan_cmd->parsed()) return PrintPlan(plan_workload, plan_seed, plan_profile);
   if (list->parsed()) return List();
   if (ids_cmd->parsed()) return Ids(ids_cluster, ids_token);
   if (trace_cmd->parsed()) return PrintTrace(trace_file);

@@ -144,11 +144,15 @@ int PrintResult(const std::string& path) {
   return result.pass() ? kExitPass : kExitViolation;
 }
 
-int PrintPlan(const std::string& workload, const std::string& seed_text) {
+int PrintPlan(const std::string& workload, const std::string& seed_text, const std::string& profile) {
   const std::optional<uint64_t> seed = ParseSeed(seed_text);
   if (!seed) return BadInput("--seed '" + seed_text + "' is not a number (decimal, or hex with 0x)");
   absl::StatusOr<sim::FaultPlan> plan = workloads::PlanFor(workload, *seed);
   if (!plan.ok()) return BadInput(plan.status());
+  if (!profile.empty()) {
+    plan->set_profile(profile);
+    if (absl::Status status = workloads::CheckPlan(workload, *plan); !status.ok()) return BadInput(status);
+  }
   std::printf("# etcd-dst run --workload %s --seed %s --plan FILE\n", workload.c_str(), seed_text.c_str());
   for (const auto& action : plan->actions()) std::printf("# %s\n", sim::DescribeAction(action).c_str());
   std::printf("%s", sim::FormatPlanText(*plan).c_str());

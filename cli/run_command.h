@@ -23,6 +23,6 @@ int Run(const RunFlags& flags);
 int PrintResult(const std::string& path);
 
 // Prints the plan `seed` generates for `workload` as protobuf text.
-int PrintPlan(const std::string& workload, const std::string& seed_text);
+int PrintPlan(const std::string& workload, const std::string& seed_text, const std::string& profile);
 
 }  // namespace cli
