@@ -146,8 +146,11 @@ int RunSweep(const SweepOptions& options) {
   std::map<std::string, std::map<std::string, uint64_t>> sometimes_hits;  // workload -> name -> hits
   std::map<std::string, std::map<std::string, uint64_t>> violated_runs;   // workload -> property -> runs
   std::map<std::string, std::array<uint64_t, 3>> counts;  // pass, fail, internal
+  // Per workload and profile: "bootstrap-0-to-3 profile=br-fixed".
   for (auto& [key, run] : finished) {
-    auto& count = counts[run.workload()];
+    const std::string& profile = std::get<1>(key);
+    const std::string group = profile.empty() ? run.workload() : run.workload() + " profile=" + profile;
+    auto& count = counts[group];
     if (run.exit_code() == kExitPass) {
       ++count[0];
     } else if (run.exit_code() == kExitViolation) {
@@ -156,9 +159,9 @@ int RunSweep(const SweepOptions& options) {
       ++count[2];
     }
     for (const auto& property : run.result().properties()) {
-      if (property.kind() == "sometimes") sometimes_hits[run.workload()][property.name()] += property.hits();
+      if (property.kind() == "sometimes") sometimes_hits[group][property.name()] += property.hits();
     }
-    for (const std::string& name : run.result().violated()) ++violated_runs[run.workload()][name];
+    for (const std::string& name : run.result().violated()) ++violated_runs[group][name];
     *summary.add_runs() = run;
   }
   if (absl::Status status = WriteOutputFile("--out", summary_path, summary.SerializeAsString()); !status.ok()) {
