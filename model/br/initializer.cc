@@ -14,6 +14,7 @@ constexpr char kActor[] = "initializer";
 
 absl::Status Initializer::Initialize(ValidationMode mode) {
   added_learner_ = false;
+  joins_unstarted_entry_ = false;
   const ConfigMap config = options_.config();
   const std::string& data_dir = config.data_dir;
   bool heartbeat = false;
@@ -135,6 +136,7 @@ absl::Status Initializer::RestoreInMultiNode() {
     absl::StatusOr<Entry> entry = FindOwnEntry();
     if (entry.ok() && entry->exists && entry->unstarted) {
       Log(kActor, fmt::format("Member {} is an unstarted member of the cluster: it joins as itself", options_.pod));
+      joins_unstarted_entry_ = true;
       if (process_.volume->Exists(config.data_dir)) return MoveAside("the member never started in this cluster");
       return absl::OkStatus();
     }

@@ -51,8 +51,9 @@ class Initializer {
   absl::Status Initialize(ValidationMode mode);
   // The snapshot the last restore started from ("" if none), and when.
   const std::string& restored_from() const { return restored_from_; }
-  // The last Initialize added this member to the cluster as a learner.
-  bool added_learner() const { return added_learner_; }
+  // The last Initialize added this member to the cluster as a learner, or
+  // (br-fixed F3) found its unstarted entry there: it must start `existing`.
+  bool joins_existing() const { return added_learner_ || joins_unstarted_entry_; }
   sim::SimTime restored_at() const { return restored_at_; }
 
  private:
@@ -75,6 +76,7 @@ class Initializer {
   Options options_;
   std::string restored_from_;
   bool added_learner_ = false;
+  bool joins_unstarted_entry_ = false;
   sim::SimTime restored_at_;
 };
 

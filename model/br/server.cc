@@ -76,9 +76,10 @@ http::Response BackupRestore::ServeConfig() {
   // has more than one member.
   std::vector<std::pair<std::string, std::string>> entries(config.peer_urls.begin(), config.peer_urls.end());
   absl::StatusOr<etcd_dst::etcd::MemberListResponse> list = members_->ListForConfig();
-  // br-fixed F5: a member the initializer just added as a learner must join
-  // the cluster it was added to; without its member list, no guess.
-  const bool learner = options_.profile == Profile::kFixed && initializer_->added_learner();
+  // br-fixed F3/F5: a member the initializer just added as a learner, or
+  // whose unstarted entry it found, joins that cluster (`existing`);
+  // without its member list, no guess.
+  const bool learner = options_.profile == Profile::kFixed && initializer_->joins_existing();
   if (!list.ok() && learner) {
     return {.code = 500, .body = fmt::format("cannot list the members the learner joins: {}",
                                              std::string(list.status().message()))};
