@@ -1,5 +1,6 @@
 #include "cluster/etcd_cluster.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "fmt/format.h"
 #include "sim/check.h"
 
@@ -171,7 +172,7 @@ model::br::ConfigMap EtcdCluster::ConfigMap() const {
 
 std::vector<std::pair<int, const model::br::BackupRestore*>> EtcdCluster::AllBackupRestores() const {
   std::vector<std::pair<int, const model::br::BackupRestore*>> all;
-  for (size_t k = 0; k < brs_.size(); ++k) all.emplace_back(br_ordinals_[k], brs_[k].get());
+  for (const auto& [ordinal, br] : brs_) all.emplace_back(ordinal, br.get());
   return all;
 }
 
@@ -227,7 +228,7 @@ bool EtcdCluster::EtcdReady(int ordinal) {
   return local.Get("foo").ok();
 }
 
-model::etcd::EtcdConfig EtcdCluster::Config(int ordinal) const {
+model::etcd::EtcdConfig EtcdCluster::Flags(int ordinal) const {
   model::etcd::EtcdConfig config;
   config.name = PodName(ordinal);
   config.data_dir = options_.data_dir;
@@ -243,9 +244,6 @@ model::etcd::EtcdConfig EtcdCluster::Config(int ordinal) const {
     config.advertise_client_urls = {"http://localhost:2379"};
     config.initial_cluster = "default=http://localhost:2380";
   }
-  config.bbolt_init = options_.bbolt_init;
-  config.atomic_wal_bootstrap = options_.atomic_wal_bootstrap;
-  if (options_.configure) options_.configure(ordinal, config);
   return config;
 }
 
@@ -255,6 +253,8 @@ model::etcd::EtcdServer* EtcdCluster::CreateEtcd(int ordinal, const model::etcd:
   config.bbolt_init = options_.bbolt_init;
   config.atomic_wal_bootstrap = options_.atomic_wal_bootstrap;
   if (options_.configure) options_.configure(ordinal, config);
+  // The process's stream is named by its pod, never by etcd's member name:
+  // restored members are all "default" and must not share a stream.
   all_.push_back(std::make_unique<model::etcd::EtcdServer>(world_.Context(pod, &simulation_->Stream("etcd." + pod)),
                                                            config));
   started_at_.push_back(simulation_->Now());
@@ -273,14 +273,11 @@ int EtcdCluster::RunWrapper(int ordinal, sim::Group* container) {
           .etcd = options_.name,
           .create_etcd = [this, ordinal](const model::etcd::EtcdConfig& config) { return CreateEtcd(ordinal, config); }}));
   current_wrapper_[ordinal] = wrappers_.back().get();
-  struct Gone {
-    EtcdCluster* cluster;
-    int ordinal;
-    ~Gone() {
-      cluster->current_.erase(ordinal);
-      cluster->current_wrapper_.erase(ordinal);
-    }
-  } gone{this, ordinal};
+  // The container's exit (or its kill, which unwinds this actor) ends both.
+  absl::Cleanup gone = [this, ordinal] {
+    current_.erase(ordinal);
+    current_wrapper_.erase(ordinal);
+  };
   return wrappers_.back()->Run(container);
 }
 
@@ -289,40 +286,22 @@ int EtcdCluster::RunBackupRestore(int ordinal, sim::Group* container) {
   sim::ProcessContext context = world_.Context(pod, &simulation_->Stream("br." + pod), /*bucket=*/true);
   br_kubernetes_.push_back(std::make_unique<BrKubernetes>(
       ApiClient(&world_.network(), context.node, api_->address(), &simulation_->Stream("br-kube." + pod))));
-  brs_.push_back(std::make_unique<model::br::BackupRestore>(
+  brs_.emplace_back(ordinal, std::make_unique<model::br::BackupRestore>(
       context, model::br::BackupRestore::Options{.pod = pod,
                                                  .config = [this] { return ConfigMap(); },
                                                  .kubernetes = br_kubernetes_.back().get(),
                                                  .profile = *options_.backup_restore,
                                                  .snapshotter = options_.snapshots,
                                                  .lease_with_cluster_id = options_.lease_with_cluster_id}));
-  current_br_[ordinal] = brs_.back().get();
-  br_ordinals_.push_back(ordinal);
-  struct Gone {
-    std::map<int, model::br::BackupRestore*>* current;
-    int ordinal;
-    ~Gone() { current->erase(ordinal); }
-  } gone{&current_br_, ordinal};
-  return brs_.back()->Run(container);
+  model::br::BackupRestore* br = brs_.back().second.get();
+  current_br_[ordinal] = br;
+  absl::Cleanup gone = [this, ordinal] { current_br_.erase(ordinal); };
+  return br->Run(container);
 }
 
 int EtcdCluster::RunEtcd(int ordinal, sim::Group* container) {
-  const std::string pod = PodName(ordinal);
-  const model::etcd::EtcdConfig config = Config(ordinal);
-  // The process's stream is named by its pod, never by etcd's member name:
-  // restored members are all "default" and must not share a stream.
-  all_.push_back(std::make_unique<model::etcd::EtcdServer>(world_.Context(pod, &simulation_->Stream("etcd." + pod)),
-                                                           config));
-  started_at_.push_back(simulation_->Now());
-  model::etcd::EtcdServer* server = all_.back().get();
-  current_[ordinal] = server;
-  last_[ordinal] = server;
-  struct Gone {
-    std::map<int, model::etcd::EtcdServer*>* current;
-    int ordinal;
-    ~Gone() { current->erase(ordinal); }
-  } gone{&current_, ordinal};
-  if (options_.on_start) options_.on_start(ordinal);
+  model::etcd::EtcdServer* server = CreateEtcd(ordinal, Flags(ordinal));
+  absl::Cleanup gone = [this, ordinal] { current_.erase(ordinal); };
   // etcd's actors run in a group of their own, so that its fatal errors end
   // them and not this process, which reports the exit code.
   server->Start(simulation_->scheduler().CreateGroup("process", container));

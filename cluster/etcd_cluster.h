@@ -8,12 +8,14 @@
 //   cluster.RunUntil(SimDuration::Seconds(90));
 //   cluster.Members() ...
 //
-// Druid creates the StatefulSet (Parallel) and its services; each pod runs
-// an `etcd` container with the flags druid's configmap gives (until the
-// etcd-wrapper builds them from backup-restore's /config), peer URLs on the
-// peer service's DNS names, and the wrapper's readiness (a Get of "foo" on
-// the local member). Everything said before Start is a fault plan, so a
-// scenario prints and replays like any plan.
+// Druid creates the StatefulSet (Parallel) and its services. With
+// Options::backup_restore each pod runs druid v0.28's two containers: `etcd`
+// (the etcd-wrapper, starting etcd with backup-restore's /config) and
+// `backup-restore` (BR under the given profile, backing up to the world's
+// bucket). Without it, the `etcd` container runs etcd with the configmap's
+// flags and the wrapper's readiness (a Get of "foo" on the local member).
+// Peer URLs are on the peer service's DNS names. Everything said before
+// Start is a fault plan, so a scenario prints and replays like any plan.
 #pragma once
 
 #include <functional>
@@ -168,7 +170,8 @@ class EtcdCluster {
   model::etcd::EtcdServer* CreateEtcd(int ordinal, const model::etcd::EtcdConfig& config);
   bool HttpReady(int ordinal, uint16_t port, const std::string& path);
   bool EtcdReady(int ordinal);
-  model::etcd::EtcdConfig Config(int ordinal) const;
+  // The flags druid's configmap gives the pod's etcd (without a wrapper).
+  model::etcd::EtcdConfig Flags(int ordinal) const;
 
   sim::Simulation* simulation_;
   Options options_;
@@ -186,8 +189,7 @@ class EtcdCluster {
   // Processes of the BR pods, each start a new one (kept: traces and tests
   // look at them after they exit).
   std::vector<std::unique_ptr<model::wrapper::Wrapper>> wrappers_;
-  std::vector<std::unique_ptr<model::br::BackupRestore>> brs_;
-  std::vector<int> br_ordinals_;  // brs_[k]'s pod
+  std::vector<std::pair<int, std::unique_ptr<model::br::BackupRestore>>> brs_;  // (ordinal, process)
   std::vector<std::unique_ptr<BrKubernetes>> br_kubernetes_;
   std::map<int, model::wrapper::Wrapper*> current_wrapper_;
   std::map<int, model::br::BackupRestore*> current_br_;

@@ -37,6 +37,8 @@ class RaftSafety {
   std::map<Key, uint64_t> leaders_;                          // -> leader
   std::map<Key, std::pair<uint64_t, uint64_t>> committed_;  // -> (term, digest)
   std::map<size_t, size_t> applied_seen_;  // server -> entries checked
+  std::map<size_t, uint64_t> lineages_;    // server -> its lineage, fixed once it ran
+  uint64_t LineageOf(size_t k);
   size_t leaders_seen_ = 0;
 };
 

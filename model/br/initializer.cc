@@ -42,21 +42,9 @@ absl::Status Initializer::Initialize(ValidationMode mode) {
                                  .store = options_.store,
                                  .profile = options_.profile});
   std::optional<std::vector<Snapshot>> listed;
-  absl::StatusOr<DataDirStatus> sanity = validator.SanityCheck();
-  if (!sanity.ok()) options_.fatal(std::string(sanity.status().message()));
-  DataDirStatus status = *sanity;
-  if (status != DataDirStatus::kValid) {
-    status = validator.CheckStatus(status, &listed);
-  } else if (mode == ValidationMode::kFull) {
-    if (absl::Status s = validator.CheckForDataCorruption(); !s.ok()) {
-      Log("validator", fmt::format("Data directory corrupt. {}", std::string(s.message())));
-      status = DataDirStatus::kCorrupt;
-    } else {
-      Log("validator", "Data directory valid.");
-    }
-  } else {
-    Log("validator", "Data directory valid.");
-  }
+  absl::StatusOr<DataDirStatus> validated = validator.Validate(mode, &listed);
+  if (!validated.ok()) options_.fatal(std::string(validated.status().message()));
+  const DataDirStatus status = *validated;
 
   switch (status) {
     case DataDirStatus::kWrongVolumeMounted:

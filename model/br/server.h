@@ -54,12 +54,9 @@ class BackupRestore {
   // The container's main: returns the exit code.
   int Run(sim::Group* container);
 
-  bool healthy() const { return healthy_; }
-  bool leading() const { return state_ == State::kLeader; }
   // The snapshot this process restored its data dir from, if it did.
   std::string restored_from() const { return initializer_ ? initializer_->restored_from() : ""; }
   sim::SimTime restored_at() const { return initializer_ ? initializer_->restored_at() : sim::SimTime::Zero(); }
-  InitStatus init_status() const { return initialization_ ? initialization_->status() : InitStatus::kNew; }
 
  private:
   enum class State { kFollower, kLeader, kUnknown };

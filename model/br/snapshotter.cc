@@ -48,11 +48,17 @@ absl::Status Snapshotter::StartWatch(int64_t from, sim::Group* group) {
   return absl::OkStatus();
 }
 
-absl::Status Snapshotter::TakeFullSnapshot() {
+absl::StatusOr<int64_t> Snapshotter::LastRevision() {
   absl::StatusOr<etcd_dst::etcd::RangeResponse> head =
       WaitForReady(process_, sim::SimDuration::Seconds(5), [&] { return client_.Get("foo", true); });
   if (!head.ok()) return head.status();
-  const int64_t last_revision = head->header().revision();
+  return head->header().revision();
+}
+
+absl::Status Snapshotter::TakeFullSnapshot() {
+  absl::StatusOr<int64_t> last = LastRevision();
+  if (!last.ok()) return last.status();
+  const int64_t last_revision = *last;
   absl::StatusOr<etcd_dst::etcd::SnapshotResponse> stream = client_.Snapshot();
   if (!stream.ok()) return stream.status();
   const std::string& image = stream->blob();
@@ -72,7 +78,6 @@ absl::Status Snapshotter::TakeFullSnapshot() {
   }
   Log(kActor, fmt::format("Total time to save Full snapshot: {:.6f} seconds.", (process_.Now() - started).nanos() / 1e9));
   Log(kActor, fmt::format("Successfully saved full snapshot at: {}", snapshot.Name()));
-  ++fulls_saved_;
   prev_full_ = snapshot;
   prev_snapshot_ = snapshot;
   events_.clear();
@@ -100,16 +105,14 @@ absl::Status Snapshotter::TakeDeltaSnapshot() {
     return absl::Status(s.code(), fmt::format("failed to save delta snapshot: {}", std::string(s.message())));
   }
   Log(kActor, fmt::format("Successfully saved delta snapshot at: {}", snapshot.Name()));
-  ++deltas_saved_;
   prev_snapshot_ = snapshot;
   return absl::OkStatus();
 }
 
 absl::Status Snapshotter::CollectEventsSincePrevSnapshot() {
-  absl::StatusOr<etcd_dst::etcd::RangeResponse> head =
-      WaitForReady(process_, sim::SimDuration::Seconds(5), [&] { return client_.Get("foo", true); });
-  if (!head.ok()) return head.status();
-  const int64_t current = head->header().revision();
+  absl::StatusOr<int64_t> last = LastRevision();
+  if (!last.ok()) return last.status();
+  const int64_t current = *last;
   const int64_t from = prev_snapshot_->last_revision + 1;
   if (current < from) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<model::etcd::WatchStream>> stream = client_.Watch(kAllKeys, kAllKeys, from);

@@ -48,11 +48,10 @@ class Snapshotter {
   // The probe loop and the runs; until the actor is killed (leadership lost).
   void Run(sim::Group* group);
 
-  // Counters for tests and properties.
-  int fulls_saved() const { return fulls_saved_; }
-  int deltas_saved() const { return deltas_saved_; }
 
  private:
+  // The local member's revision (BR: Get with WithLastRev).
+  absl::StatusOr<int64_t> LastRevision();
   absl::Status TakeFullSnapshot();
   absl::Status TakeDeltaSnapshot();
   absl::Status CollectEventsSincePrevSnapshot();
@@ -72,8 +71,6 @@ class Snapshotter {
   absl::Status watch_error_;
   sim::Group* watch_group_ = nullptr;
   sim::SimTime next_full_;
-  int fulls_saved_ = 0;
-  int deltas_saved_ = 0;
 };
 
 }  // namespace model::br

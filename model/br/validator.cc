@@ -215,10 +215,10 @@ absl::Status Validator::CheckForDataCorruption() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<DataDirStatus> Validator::Validate(ValidationMode mode) {
+absl::StatusOr<DataDirStatus> Validator::Validate(ValidationMode mode, std::optional<std::vector<Snapshot>>* listed) {
   absl::StatusOr<DataDirStatus> status = SanityCheck();
   if (!status.ok()) return status;
-  if (*status != DataDirStatus::kValid) return CheckStatus(*status);
+  if (*status != DataDirStatus::kValid) return CheckStatus(*status, listed);
   if (mode == ValidationMode::kFull) {
     if (absl::Status s = CheckForDataCorruption(); !s.ok()) {
       Log(kActor, fmt::format("Data directory corrupt. {}", std::string(s.message())));

@@ -52,7 +52,8 @@ class Validator {
 
   // Validate: sanityCheck, checkStatus on a non-valid result, corruption
   // check in full mode. An error is a crash of BR (Fatalf or SIGBUS).
-  absl::StatusOr<DataDirStatus> Validate(ValidationMode mode);
+  // `listed` gets what checkStatus's listing returned, if it listed.
+  absl::StatusOr<DataDirStatus> Validate(ValidationMode mode, std::optional<std::vector<Snapshot>>* listed);
   absl::StatusOr<DataDirStatus> SanityCheck();
   // checkStatus with IsBackupBucketEmpty; `listed` gets what the listing
   // returned (br-fixed hands it to the restore).

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "fmt/format.h"
+#include "model/json.h"
 
 namespace model::etcd {
 namespace {
@@ -29,62 +30,6 @@ std::string JsonStrings(const std::vector<std::string>& values) {
   return out + "]";
 }
 
-// A tiny reader for the JSON etcd writes for members (flat object, string
-// arrays, numbers, booleans). Enough for what MemberToJson produces.
-class JsonReader {
- public:
-  explicit JsonReader(std::string_view text) : text_(text) {}
-  bool Expect(char c) {
-    Skip();
-    if (at_ < text_.size() && text_[at_] == c) {
-      ++at_;
-      return true;
-    }
-    return false;
-  }
-  bool Peek(char c) {
-    Skip();
-    return at_ < text_.size() && text_[at_] == c;
-  }
-  bool String(std::string* out) {
-    Skip();
-    if (at_ >= text_.size() || text_[at_] != '"') return false;
-    ++at_;
-    out->clear();
-    while (at_ < text_.size() && text_[at_] != '"') {
-      char c = text_[at_++];
-      if (c == '\\' && at_ < text_.size()) {
-        const char escaped = text_[at_++];
-        if (escaped == 'u' && at_ + 4 <= text_.size()) {
-          unsigned code = 0;
-          for (int i = 0; i < 4; ++i) code = code * 16 + static_cast<unsigned>(std::stoi(std::string(1, text_[at_ + i]), nullptr, 16));
-          at_ += 4;
-          c = static_cast<char>(code);
-        } else {
-          c = escaped;
-        }
-      }
-      out->push_back(c);
-    }
-    return Expect('"');
-  }
-  bool Token(std::string* out) {
-    Skip();
-    out->clear();
-    while (at_ < text_.size() && text_[at_] != ',' && text_[at_] != '}' && text_[at_] != ']' && text_[at_] != ' ') {
-      out->push_back(text_[at_++]);
-    }
-    return !out->empty();
-  }
-
- private:
-  void Skip() {
-    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\n' || text_[at_] == '\t')) ++at_;
-  }
-  std::string_view text_;
-  size_t at_ = 0;
-};
-
 }  // namespace
 
 std::string MemberToJson(const Member& member) {
@@ -96,32 +41,26 @@ std::string MemberToJson(const Member& member) {
 }
 
 absl::StatusOr<Member> MemberFromJson(std::string_view json) {
-  Member member;
-  JsonReader reader(json);
   auto bad = [&] { return absl::InvalidArgumentError(fmt::format("bad member JSON: {}", json)); };
-  if (!reader.Expect('{')) return bad();
-  while (!reader.Peek('}')) {
-    std::string key;
-    if (!reader.String(&key) || !reader.Expect(':')) return bad();
+  absl::StatusOr<JsonValue> parsed = ParseJson(json);
+  if (!parsed.ok() || parsed->kind != JsonValue::Kind::kObject) return bad();
+  Member member;
+  for (const auto& [key, value] : parsed->object) {
     if (key == "peerURLs" || key == "clientURLs") {
+      if (value.kind != JsonValue::Kind::kArray) return bad();
       std::vector<std::string>& list = key == "peerURLs" ? member.peer_urls : member.client_urls;
-      if (!reader.Expect('[')) return bad();
-      while (!reader.Peek(']')) {
-        std::string value;
-        if (!reader.String(&value)) return bad();
-        list.push_back(value);
-        reader.Expect(',');
+      for (const JsonValue& url : value.array) {
+        if (url.kind != JsonValue::Kind::kString) return bad();
+        list.push_back(url.text);
       }
-      reader.Expect(']');
     } else if (key == "name") {
-      if (!reader.String(&member.name)) return bad();
-    } else {
-      std::string token;
-      if (!reader.Token(&token)) return bad();
-      if (key == "id" && !absl::SimpleAtoi(token, &member.id)) return bad();
-      if (key == "isLearner") member.is_learner = token == "true";
+      if (value.kind != JsonValue::Kind::kString) return bad();
+      member.name = value.text;
+    } else if (key == "id") {
+      if (!absl::SimpleAtoi(value.text, &member.id)) return bad();
+    } else if (key == "isLearner") {
+      member.is_learner = value.text == "true";
     }
-    reader.Expect(',');
   }
   return member;
 }

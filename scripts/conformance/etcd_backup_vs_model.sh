@@ -8,17 +8,13 @@
 set -euo pipefail
 tool=$1
 command -v etcd >/dev/null || { echo "etcd not installed (scripts/install-deps.sh installs etcd-server)"; exit 1; }
+source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+ETCD_PID=
+cleanup() { [ -n "$ETCD_PID" ] && kill "$ETCD_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-port=$((20000 + RANDOM % 10000))
-etcd --data-dir "$work/real" --listen-client-urls "http://127.0.0.1:$port" \
-  --advertise-client-urls "http://127.0.0.1:$port" --listen-peer-urls "http://127.0.0.1:$((port + 1))" \
-  >"$work/etcd.log" 2>&1 &
-pid=$!
-ctl() { ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$port" --command-timeout=2s "$@"; }
-for _ in $(seq 1 80); do ctl endpoint health >/dev/null 2>&1 && break; sleep 0.25; done
+start_etcd "$work/real" "$work/etcd.log" || { echo "the real etcd did not start"; tail -3 "$work/etcd.log"; exit 1; }
+ctl() { ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINT" --command-timeout=2s "$@"; }
 # Overwrites, deletes and a transaction, so that revisions and versions differ.
 for i in $(seq 1 40); do ctl put "registry/pods/p$i" "spec-$i" >/dev/null; done
 for i in $(seq 1 10); do ctl put "registry/pods/p$i" "spec-$i-v2" >/dev/null; done

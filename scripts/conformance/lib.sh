@@ -30,3 +30,31 @@ run_etcd() {
 
 # first_failure LOG: the line of the log that says why etcd died.
 first_failure() { grep -m1 -E 'panic|fatal|SIGBUS' "$1" || tail -1 "$1"; }
+
+# start_etcd DATA_DIR LOG [extra etcd flags...]: starts the real etcd on
+# loopback ports (drawn as run_etcd draws them, again if taken) and leaves it
+# running once it answers a health check, without writing anything. Sets
+# ETCD_PID and ETCD_ENDPOINT; returns 1 if it never served.
+start_etcd() {
+  local data=$1 log=$2
+  shift 2
+  local attempt base
+  for attempt in 1 2 3 4 5; do
+    base=$((20000 + RANDOM % 12000))
+    ETCD_ENDPOINT="http://127.0.0.1:$((base + 1))"
+    etcd --data-dir "$data" --listen-peer-urls "http://127.0.0.1:$base" \
+      --listen-client-urls "$ETCD_ENDPOINT" --advertise-client-urls "$ETCD_ENDPOINT" "$@" >"$log" 2>&1 &
+    ETCD_PID=$!
+    for _ in $(seq 1 40); do
+      kill -0 "$ETCD_PID" 2>/dev/null || break
+      if ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINT" --command-timeout=1s endpoint health >/dev/null 2>&1; then
+        return 0
+      fi
+      sleep 0.25
+    done
+    kill "$ETCD_PID" 2>/dev/null || true
+    wait "$ETCD_PID" 2>/dev/null || true
+    grep -q "address already in use" "$log" || return 1
+  done
+  return 1
+}

@@ -7,9 +7,10 @@
 set -euo pipefail
 dst=$1 tool=$2
 command -v etcd >/dev/null || { echo "etcd not installed (scripts/install-deps.sh installs etcd-server)"; exit 1; }
+source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+ETCD_PID=
+cleanup() { [ -n "$ETCD_PID" ] && kill "$ETCD_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 "$dst" run --workload bootstrap-0-to-3 --seed 1 --export-bucket "$work/bucket" >"$work/run.log" || true
 full=$(ls "$work"/bucket/etcd-main/v2/Full-*.gz 2>/dev/null | sort -t- -k3 | tail -1)
@@ -18,13 +19,8 @@ gunzip -c "$full" >"$work/full.db"
 "$tool" dump "$work/full.db" >"$work/expected"
 ETCDCTL_API=3 etcdctl snapshot restore "$work/full.db" --data-dir "$work/restored" >"$work/restore.log" 2>&1 ||
   { echo "etcdctl snapshot restore refused $(basename "$full")"; cat "$work/restore.log"; exit 1; }
-port=$((20000 + RANDOM % 10000))
-etcd --data-dir "$work/restored" --listen-client-urls "http://127.0.0.1:$port" \
-  --advertise-client-urls "http://127.0.0.1:$port" --listen-peer-urls "http://127.0.0.1:$((port + 1))" \
-  >"$work/etcd.log" 2>&1 &
-pid=$!
-ctl() { ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$port" --command-timeout=2s "$@"; }
-for _ in $(seq 1 80); do ctl endpoint health >/dev/null 2>&1 && break; sleep 0.25; done
+start_etcd "$work/restored" "$work/etcd.log" || { echo "the real etcd did not serve the restored dir"; tail -3 "$work/etcd.log"; exit 1; }
+ctl() { ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINT" --command-timeout=2s "$@"; }
 ctl get "" --from-key -w fields | grep -E '^"(Revision|Key|ModRevision|Value)" :' >"$work/actual"
 if ! diff -u "$work/expected" "$work/actual" >"$work/diff"; then
   echo "DIFFER: the real etcd serves $(basename "$full") differently from the model's db"; head -20 "$work/diff"; exit 1
