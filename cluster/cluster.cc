@@ -44,16 +44,19 @@ bool Cluster::Perform(const etcd_dst::faults::Action& action) {
     return true;
   }
   if (action.has_pod_delete()) {
-    const std::string& pod = action.pod_delete().pod();
-    if (!Created(pod)) return true;  // not created yet, or scaled away
-    // SIGTERM first; the controller's new pod starts with a fresh status
-    // and the same volume.
-    pods_.at(pod).kubelet->Terminate();
-    pods_.at(pod).kubelet->ResetForNewPod();
-    world_->DeletePod(pod);
+    DeletePod(action.pod_delete().pod());
     return true;
   }
   return false;  // the world does the rest
+}
+
+void Cluster::DeletePod(const std::string& pod) {
+  if (!Created(pod)) return;  // not created yet, or scaled away
+  // SIGTERM first; the controller's new pod starts with a fresh status
+  // and the same volume.
+  pods_.at(pod).kubelet->Terminate();
+  pods_.at(pod).kubelet->ResetForNewPod();
+  world_->DeletePod(pod);
 }
 
 void Cluster::CreateStatefulSet(StatefulSetSpec spec) {

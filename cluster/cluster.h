@@ -56,6 +56,10 @@ class Cluster : public sim::Resolver {
   // the highest ordinals' pods and keeps their volumes, as Kubernetes does.
   void Scale(const std::string& statefulset, int replicas);
 
+  // A pod deleted (SIGTERM to its containers) and created again by its
+  // controller with a fresh status and the same volume; nothing if the pod
+  // does not exist.
+  void DeletePod(const std::string& pod);
   // The pods that exist (created and not scaled away), in name order.
   std::vector<std::string> Pods(const std::string& statefulset) const;
   Kubelet& kubelet(const std::string& pod) { return *pods_.at(pod).kubelet; }

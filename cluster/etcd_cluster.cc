@@ -286,12 +286,17 @@ int EtcdCluster::RunBackupRestore(int ordinal, sim::Group* container) {
   sim::ProcessContext context = world_.Context(pod, &simulation_->Stream("br." + pod), /*bucket=*/true);
   br_kubernetes_.push_back(std::make_unique<BrKubernetes>(
       ApiClient(&world_.network(), context.node, api_->address(), &simulation_->Stream("br-kube." + pod))));
+  model::br::Snapshotter::Options snapshots = options_.snapshots;
+  const size_t process = brs_.size();
+  snapshots.on_attempt = [this, ordinal, process](const model::br::SnapshotAttempt& attempt) {
+    snapshot_attempts_.push_back({ordinal, process, attempt});
+  };
   brs_.emplace_back(ordinal, std::make_unique<model::br::BackupRestore>(
       context, model::br::BackupRestore::Options{.pod = pod,
                                                  .config = [this] { return ConfigMap(); },
                                                  .kubernetes = br_kubernetes_.back().get(),
                                                  .profile = *options_.backup_restore,
-                                                 .snapshotter = options_.snapshots,
+                                                 .snapshotter = snapshots,
                                                  .lease_with_cluster_id = options_.lease_with_cluster_id}));
   model::br::BackupRestore* br = brs_.back().second.get();
   current_br_[ordinal] = br;

@@ -145,6 +145,14 @@ class EtcdCluster {
   Druid& druid() { return *druid_; }
   // Every BR process ever started, oldest first, with its pod's ordinal.
   std::vector<std::pair<int, const model::br::BackupRestore*>> AllBackupRestores() const;
+  // Every snapshot upload any BR tried, in the order they ended, with its
+  // pod and its process (the index in AllBackupRestores()).
+  struct SnapshotRecord {
+    int ordinal;
+    size_t process;
+    model::br::SnapshotAttempt attempt;
+  };
+  const std::vector<SnapshotRecord>& snapshot_attempts() const { return snapshot_attempts_; }
   // The BR process running in the pod now, or nullptr.
   model::br::BackupRestore* CurrentBackupRestore(int ordinal);
   // druid's configmap now (all spec.replicas members).
@@ -191,6 +199,7 @@ class EtcdCluster {
   std::vector<std::unique_ptr<model::wrapper::Wrapper>> wrappers_;
   std::vector<std::pair<int, std::unique_ptr<model::br::BackupRestore>>> brs_;  // (ordinal, process)
   std::vector<std::unique_ptr<BrKubernetes>> br_kubernetes_;
+  std::vector<SnapshotRecord> snapshot_attempts_;
   std::map<int, model::wrapper::Wrapper*> current_wrapper_;
   std::map<int, model::br::BackupRestore*> current_br_;
   int replicas_ = 0;  // spec.replicas, what the configmap lists

@@ -131,14 +131,18 @@ void World::Boot(const std::string& name) {
   pod.boot(pod.group, pod.boots);
 }
 
+void World::DelayNextStart(std::string_view name, SimDuration delay) { GetPod(name).next_start_delay = delay; }
+
 void World::Start(std::string_view name) {
   Pod& pod = GetPod(name);
   if (pod.running || pod.start_pending) return;
   const std::string key(name);
-  if (pod.boots == 0 && pod.start_delay > SimDuration::Zero()) {
+  const SimDuration delay = pod.boots == 0 ? pod.start_delay : pod.next_start_delay;
+  pod.next_start_delay = SimDuration::Zero();
+  if (delay > SimDuration::Zero()) {
     pod.start_pending = true;
-    TraceEvent("StartDelayed").Detail("pod", key).Detail("delay", pod.start_delay);
-    simulation_->scheduler().ScheduleAfter(pod.start_delay, [this, key] { Boot(key); });
+    TraceEvent("StartDelayed").Detail("pod", key).Detail("delay", delay);
+    simulation_->scheduler().ScheduleAfter(delay, [this, key] { Boot(key); });
     return;
   }
   Boot(key);

@@ -78,6 +78,9 @@ class World {
   // Boots the pod, after its planned start delay on the first boot, once its
   // host has power.
   void Start(std::string_view pod);
+  // The pod's next Start waits `delay` first (the kube-scheduler leaves a
+  // re-created pod Pending), once.
+  void DelayNextStart(std::string_view pod, SimDuration delay);
   // The pod's processes die; the host's kernel stays (connections are reset,
   // the page cache survives). It stays down until Restart.
   // Stops a pod for good (a StatefulSet scaled below it): like a crash, but
@@ -139,6 +142,7 @@ class World {
     bool start_pending = false;
     LastStop last_stop = LastStop::kNone;
     SimDuration start_delay;
+    SimDuration next_start_delay;
   };
   struct Host {
     bool powered = true;

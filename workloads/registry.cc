@@ -10,6 +10,10 @@ std::unique_ptr<Workload> MakeKernelSelftest();
 std::unique_ptr<Workload> MakeBootstrapZeroToThree();
 std::unique_ptr<Workload> MakeScaleUpOneToThree();
 std::unique_ptr<Workload> MakeRestoreAllVolumesLost();
+std::unique_ptr<Workload> MakeWakeUpZeroToThree();
+std::unique_ptr<Workload> MakeMemberVolumeLost();
+std::unique_ptr<Workload> MakeRollingUpdate();
+std::unique_ptr<Workload> MakeDruidClusterChaos();
 std::unique_ptr<Workload> MakeWorldSelftest();
 std::unique_ptr<Workload> MakeSingleMemberPowerLoss();
 std::unique_ptr<Workload> MakeEtcdClusterChaos();
@@ -31,6 +35,20 @@ const std::vector<WorkloadEntry>& AllWorkloads() {
          "quorum loss: every volume lost, the cluster rebuilt from the bucket (replicas 0, leases reset, 1, 3); "
          "checks that every write acknowledged up to the last backup survives",
          MakeRestoreAllVolumesLost},
+        {"wake-up-0-to-3",
+         "a hibernated cluster (replicas 0, volumes and backups kept) scaled back to 3, pods scheduled late",
+         MakeWakeUpZeroToThree},
+        {"member-volume-lost",
+         "one member's volume lost (PVC deleted), its db corrupted or its member dir removed; the member must "
+         "come back",
+         MakeMemberVolumeLost},
+        {"rolling-update",
+         "pods restarted one at a time, highest ordinal first, each once the one before is Ready (a new image or "
+         "config), backup leadership moving",
+         MakeRollingUpdate},
+        {"druid-cluster-chaos",
+         "a running 3-member druid cluster with backups under every fault for minutes of simulated time",
+         MakeDruidClusterChaos},
         {"etcd-cluster-chaos",
          "three etcd members with client traffic under partitions, crashes, power losses and disk faults; "
          "checks raft safety and acknowledged writes",

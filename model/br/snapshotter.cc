@@ -56,6 +56,7 @@ absl::StatusOr<int64_t> Snapshotter::LastRevision() {
 }
 
 absl::Status Snapshotter::TakeFullSnapshot() {
+  const sim::SimTime began = process_.Now();
   absl::StatusOr<int64_t> last = LastRevision();
   if (!last.ok()) return last.status();
   const int64_t last_revision = *last;
@@ -73,7 +74,9 @@ absl::Status Snapshotter::TakeFullSnapshot() {
                     .created_unix = model::etcd::UnixSeconds(process_.Now()),
                     .compressed = options_.compress};
   const sim::SimTime started = process_.Now();
-  if (absl::Status s = store_->Save(snapshot, options_.compress ? Gzip(image) : image); !s.ok()) {
+  const absl::Status saved = store_->Save(snapshot, options_.compress ? Gzip(image) : image);
+  if (options_.on_attempt) options_.on_attempt({snapshot, began, process_.Now(), saved});
+  if (absl::Status s = saved; !s.ok()) {
     return absl::Status(s.code(), fmt::format("failed to save snapshot: {}", std::string(s.message())));
   }
   Log(kActor, fmt::format("Total time to save Full snapshot: {:.6f} seconds.", (process_.Now() - started).nanos() / 1e9));
@@ -98,7 +101,10 @@ absl::Status Snapshotter::TakeDeltaSnapshot() {
                     .created_unix = model::etcd::UnixSeconds(process_.Now()),
                     .compressed = options_.compress};
   const std::string payload = EncodeDelta(events);
-  if (absl::Status s = store_->Save(snapshot, options_.compress ? Gzip(payload) : payload); !s.ok()) {
+  const sim::SimTime began = process_.Now();
+  const absl::Status saved = store_->Save(snapshot, options_.compress ? Gzip(payload) : payload);
+  if (options_.on_attempt) options_.on_attempt({snapshot, began, process_.Now(), saved});
+  if (absl::Status s = saved; !s.ok()) {
     // The events stay for the next try (upstream keeps its buffer too).
     events.insert(events.end(), events_.begin(), events_.end());
     events_ = std::move(events);

@@ -29,6 +29,13 @@
 
 namespace model::br {
 
+struct SnapshotAttempt {
+  Snapshot snapshot;
+  sim::SimTime began;
+  sim::SimTime ended;
+  absl::Status status;  // of the upload
+};
+
 class Snapshotter {
  public:
   struct Options {
@@ -42,6 +49,9 @@ class Snapshotter {
     // healthz: true while a run is active.
     std::function<void(bool)> set_health;
     std::function<void(const std::string&)> fatal;
+    // Observers (tests, workloads): each snapshot this process tried to
+    // upload, from the moment it began taking it to the upload's end.
+    std::function<void(const SnapshotAttempt&)> on_attempt;
   };
   Snapshotter(const sim::ProcessContext& process, Snapstore* store, Options options);
 

@@ -102,6 +102,23 @@ absl::StatusOr<etcd_dst::etcd::LeaseGrantResponse> Client::LeaseGrant(int64_t tt
   return Parse<etcd_dst::etcd::LeaseGrantResponse>(Call("LeaseGrant", request));
 }
 
+absl::StatusOr<etcd_dst::etcd::RangeResponse> Client::Range(const std::string& key, const std::string& range_end) {
+  etcd_dst::etcd::RangeRequest request;
+  request.set_key(key);
+  request.set_range_end(range_end);
+  return Parse<etcd_dst::etcd::RangeResponse>(Call("Range", request));
+}
+
+absl::StatusOr<etcd_dst::etcd::DeleteRangeResponse> Client::Delete(const std::string& key) {
+  etcd_dst::etcd::DeleteRangeRequest request;
+  request.set_key(key);
+  return Parse<etcd_dst::etcd::DeleteRangeResponse>(Call("DeleteRange", request));
+}
+
+absl::StatusOr<etcd_dst::etcd::TxnResponse> Client::Txn(const etcd_dst::etcd::TxnRequest& request) {
+  return Parse<etcd_dst::etcd::TxnResponse>(Call("Txn", request));
+}
+
 absl::StatusOr<etcd_dst::etcd::LeaseRevokeResponse> Client::LeaseRevoke(int64_t id) {
   etcd_dst::etcd::LeaseRevokeRequest request;
   request.set_id(id);

@@ -43,6 +43,10 @@ class Client {
   absl::StatusOr<etcd_dst::etcd::PutResponse> Put(const std::string& key, const std::string& value);
   // Linearizable unless `serializable`.
   absl::StatusOr<etcd_dst::etcd::RangeResponse> Get(const std::string& key, bool serializable = false);
+  // Keys in [key, range_end), linearizable.
+  absl::StatusOr<etcd_dst::etcd::RangeResponse> Range(const std::string& key, const std::string& range_end);
+  absl::StatusOr<etcd_dst::etcd::DeleteRangeResponse> Delete(const std::string& key);
+  absl::StatusOr<etcd_dst::etcd::TxnResponse> Txn(const etcd_dst::etcd::TxnRequest& request);
   absl::StatusOr<etcd_dst::etcd::MemberListResponse> MemberList();
   absl::StatusOr<etcd_dst::etcd::MemberAddResponse> MemberAdd(const std::vector<std::string>& peer_urls, bool learner);
   absl::StatusOr<etcd_dst::etcd::MemberRemoveResponse> MemberRemove(uint64_t id);
