@@ -118,6 +118,7 @@ class BackupRestoreWorkload : public Workload {
       properties.DeclareSometimes("LearnerPromoted");
     }
     if (story_ == Story::kRestore) properties.DeclareSometimes("RestoredFromBucket");
+    if (story_ == Story::kMemberVolumeLost) properties.DeclareSometimes("MemberDataLostInHealthyCluster");
     if (story_ == Story::kRestore) properties.DeclareSometimes("BackedUpWritesChecked");
     if (story_ == Story::kChaos || story_ == Story::kRollingUpdate) {
       properties.DeclareSometimes("SnapshotterMovedBetweenDeltas");
@@ -388,8 +389,14 @@ class BackupRestoreWorkload : public Workload {
         return;
       }
       case Story::kMemberVolumeLost: {
+        // One member of a healthy HA cluster loses its data. (Losing a
+        // second member's before the first is back is a quorum loss:
+        // restore-all-volumes-lost's story, which needs the operator.)
         sim::this_actor::SleepUntil(SimTime::Zero() + rng.DurationIn(SimDuration::Seconds(80), SimDuration::Seconds(200)));
-        LoseMemberData(static_cast<int>(rng.UniformBelow(3)), rng.UniformBelow(3));
+        while (Now() < SimTime::Zero() + Horizon() && !Healthy()) sim::this_actor::SleepFor(SimDuration::Seconds(1));
+        const bool healthy = Healthy();
+        simulation_->properties().Sometimes(healthy, "MemberDataLostInHealthyCluster");
+        if (healthy) LoseMemberData(static_cast<int>(rng.UniformBelow(3)), rng.UniformBelow(3));
         return;
       }
       case Story::kRestore:
@@ -413,8 +420,26 @@ class BackupRestoreWorkload : public Workload {
     }
   }
 
+  // Every replica runs etcd in one cluster as a started voting member, and
+  // that cluster has a leader.
+  bool Healthy() {
+    const std::map<uint64_t, std::vector<int>> running = RunningByCluster();
+    if (running.size() != 1 || running.begin()->second.size() != static_cast<size_t>(replicas_)) return false;
+    EtcdServer* any = cluster_->Current(running.begin()->second.front());
+    if (any->cluster().members().size() != static_cast<size_t>(replicas_)) return false;
+    for (const auto& [id, member] : any->cluster().members()) {
+      if (member.is_learner || !member.started()) return false;
+    }
+    for (int i : running.begin()->second) {
+      const model::raft::Raft* raft = cluster_->Current(i)->raft();
+      if (raft != nullptr && raft->role() == model::raft::Role::kLeader) return true;
+    }
+    return false;
+  }
+
   void ScaleTo(int replicas) {
     replicas_ = replicas;
+    scaled_at_ = Now();
     cluster_->ScaleTo(replicas);
   }
 
@@ -567,8 +592,9 @@ class BackupRestoreWorkload : public Workload {
       }
       const bool all = running.size() <= 1 && largest == static_cast<size_t>(replicas_);
       const bool quorum = largest >= static_cast<size_t>(replicas_ / 2 + 1);
-      not_all_since = all ? SimTime::Max() : std::min(not_all_since, Now());
-      no_quorum_since = quorum ? SimTime::Max() : std::min(no_quorum_since, Now());
+      // A scale changes what the claims are about: the lag counts from it.
+      not_all_since = all ? SimTime::Max() : std::max(std::min(not_all_since, Now()), scaled_at_);
+      no_quorum_since = quorum ? SimTime::Max() : std::max(std::min(no_quorum_since, Now()), scaled_at_);
       absl::StatusOr<cluster::Object> etcd = cluster_->api().Get("Etcd", cluster_->options().name);
       if (!etcd.ok() || replicas_ == 0) continue;
       const std::string truth = fmt::format("{} of {} replicas run etcd in the largest of {} clusters", largest,
@@ -806,6 +832,7 @@ class BackupRestoreWorkload : public Workload {
   std::unique_ptr<cluster::EtcdCluster> cluster_;
   std::unique_ptr<RaftSafety> raft_safety_;
   int replicas_ = 3;  // spec.replicas now
+  SimTime scaled_at_ = SimTime::Zero();
   KvOracle oracle_;
   uint64_t first_cluster_ = 0;
   std::set<uint64_t> first_members_, learners_, added_;

@@ -136,6 +136,9 @@ class EtcdServer {
   void ProcessReady();
   void ApplyEntry(const raftpb::Entry& entry);
   void ApplyConfChange(const raftpb::Entry& entry);
+  // Stops for good after learning this member was removed (its own
+  // removal applied, or a peer refusing it with 410 Gone).
+  void StopRemoved(const std::string& reason);
   void ApplyNormal(const raftpb::Entry& entry);
   void MaybeSnapshot();
   void CommitBackend();

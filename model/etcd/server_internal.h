@@ -42,6 +42,8 @@ inline constexpr char kPromotePath[] = "/members/promote";
 raft::Config RaftConfig(const EtcdConfig& config, MemberId id, sim::Rng* rng);
 
 inline constexpr char kMismatchPrefix[] = "412 ";
+// rafthttp's answer to a removed member's stream (410 Gone, "removed member").
+inline constexpr char kRemovedPrefix[] = "410 ";
 // v2 requests etcd proposes itself (etcdserverpb.Request, gogoproto encoding).
 struct V2Request {
   uint64_t id = 0;

@@ -56,6 +56,12 @@ void EtcdServer::PeerReader(std::unique_ptr<sim::Connection> connection) {
       (void)connection->Send(internal::kMismatchPrefix + FormatId(cluster_.id()));
       continue;
     }
+    // rafthttp refuses a removed member's stream with 410 Gone, and the
+    // server its messages ("cannot process message from removed member").
+    if (cluster_.removed().contains(message.from)) {
+      (void)connection->Send(internal::kRemovedPrefix + std::string("removed member"));
+      continue;
+    }
     OnPeerMessage(std::move(message));
   }
 }
@@ -119,6 +125,11 @@ void EtcdServer::PeerWriter(MemberId peer) {
             .Detail("error", fmt::format("request sent was ignored (cluster ID mismatch: remote[{}]={}, local={})",
                                          FormatId(peer), answer->substr(4), FormatId(cluster_.id())));
         healthy = false;
+      } else if (answer.ok() && answer->starts_with(internal::kRemovedPrefix)) {
+        // The sender learns it was removed: a critical error that stops the
+        // server ("the member has been permanently removed from the cluster").
+        StopRemoved("the member has been permanently removed from the cluster");
+        return;
       } else if (!answer.ok() && answer.status().code() != absl::StatusCode::kDeadlineExceeded) {
         healthy = false;
       }

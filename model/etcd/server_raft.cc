@@ -218,12 +218,18 @@ void EtcdServer::ApplyConfChange(const raftpb::Entry& entry) {
     waiters_.erase(it);
   }
   if (change.type == raftpb::ConfChangeType::kRemoveNode && change.node_id == id_ && valid.ok()) {
-    // A removed member stops itself (etcd: "the member has been permanently removed").
-    state_ = State::kStopped;
-    if (!exit_promise_.fulfilled()) exit_promise_.Set(0);
-    sim::TraceEvent("EtcdStopped").Detail("member", config_.name).Detail("reason", "removed from the cluster");
-    scheduler_->KillGroup(group_);
+    StopRemoved("removed from the cluster");
   }
+}
+
+void EtcdServer::StopRemoved(const std::string& reason) {
+  // A removed member stops itself (etcd: "the member has been permanently
+  // removed"; "data-dir used by this member must be removed").
+  if (state_ == State::kStopped) return;
+  state_ = State::kStopped;
+  if (!exit_promise_.fulfilled()) exit_promise_.Set(0);
+  sim::TraceEvent("EtcdStopped").Detail("member", config_.name).Detail("reason", reason);
+  scheduler_->KillGroup(group_);
 }
 
 void EtcdServer::ApplyNormal(const raftpb::Entry& entry) {
