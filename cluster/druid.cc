@@ -53,6 +53,14 @@ void Druid::Start() {
   });
 }
 
+void Druid::SetReplicas(int replicas) {
+  options_.replicas = replicas;
+  absl::StatusOr<Object> etcd = api_->Get("Etcd", options_.etcd);
+  if (!etcd.ok()) return;
+  etcd->mutable_etcd()->set_replicas(replicas);
+  (void)api_->Update(*etcd);
+}
+
 Etcd Druid::ComputeStatus() const {
   const sim::SimTime now = scheduler_->Now();
   Etcd etcd;

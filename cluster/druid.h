@@ -34,6 +34,9 @@ class Druid {
   // Creates the objects and starts the status sync in a group of its own.
   void Start();
 
+  // The Etcd's spec.replicas changed (an operator scaled it): the status
+  // sync counts members against the new number.
+  void SetReplicas(int replicas);
   // The status druid would write now (pure: reads the API server and pods).
   etcd_dst::kube::Etcd ComputeStatus() const;
   std::string MemberLease(int ordinal) const;

@@ -64,6 +64,7 @@ void EtcdCluster::ScaleTo(int replicas) {
     lease.mutable_lease();
     SIM_CHECK(api_->Create(lease).ok(), "lease {}", druid_->MemberLease(i));
   }
+  druid_->SetReplicas(replicas);
   cluster_->Scale(options_.name, replicas);
 }
 

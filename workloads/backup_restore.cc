@@ -158,6 +158,7 @@ class BackupRestoreWorkload : public Workload {
         sim::this_actor::SleepFor(SimDuration::Millis(100));
         raft_safety_->Check();
         WatchMembership();
+        SampleTruth();
       }
     });
   }
@@ -492,8 +493,10 @@ class BackupRestoreWorkload : public Workload {
     }
     const SimTime taken = SimTime::Zero() + SimDuration::Seconds(taken_unix - model::etcd::kSimEpochUnixSeconds);
     sim::TraceEvent("AllVolumesLost").Detail("backed_up_revision", backed_up).Detail("backup_taken", taken);
-    if (backed_up > 0) {
-      std::vector<std::pair<std::string, int64_t>> uncovered = oracle_.AcknowledgedBeforeAbove(taken, backed_up);
+    {
+      // (Nothing in the bucket: nothing was promised.)
+      std::vector<std::pair<std::string, int64_t>> uncovered =
+          backed_up > 0 ? oracle_.AcknowledgedBeforeAbove(taken, backed_up) : std::vector<std::pair<std::string, int64_t>>{};
       simulation_->properties().Always(
           uncovered.empty(), "BackupCoversAcknowledgedWrites",
           uncovered.empty() ? ""
@@ -579,35 +582,41 @@ class BackupRestoreWorkload : public Workload {
   // Ready True claims a quorum of the replicas does. Each claim may lag the
   // truth by druid's stated lag (kAllMembersReadyLag, kReadyLag).
   void WatchStatus() {
-    // Since when each claim has been false (SimTime::Max(): it is true).
-    SimTime not_all_since = SimTime::Max(), no_quorum_since = SimTime::Max();
     while (true) {
       sim::this_actor::SleepFor(SimDuration::Seconds(5));
-      const std::map<uint64_t, std::vector<int>> running = RunningByCluster();
-      size_t largest = 0;
-      for (const auto& [id, ordinals] : running) {
-        size_t in_replicas = 0;
-        for (int i : ordinals) in_replicas += i < replicas_;
-        largest = std::max(largest, in_replicas);
-      }
-      const bool all = running.size() <= 1 && largest == static_cast<size_t>(replicas_);
-      const bool quorum = largest >= static_cast<size_t>(replicas_ / 2 + 1);
-      // A scale changes what the claims are about: the lag counts from it.
-      not_all_since = all ? SimTime::Max() : std::max(std::min(not_all_since, Now()), scaled_at_);
-      no_quorum_since = quorum ? SimTime::Max() : std::max(std::min(no_quorum_since, Now()), scaled_at_);
       absl::StatusOr<cluster::Object> etcd = cluster_->api().Get("Etcd", cluster_->options().name);
       if (!etcd.ok() || replicas_ == 0) continue;
-      const std::string truth = fmt::format("{} of {} replicas run etcd in the largest of {} clusters", largest,
-                                            replicas_, running.size());
       std::string lie;
-      if (!all && Now() - not_all_since > kAllMembersReadyLag &&
+      if (truth_.not_all_since != SimTime::Max() && Now() - truth_.not_all_since > kAllMembersReadyLag &&
           cluster::ConditionStatus(etcd->etcd(), "AllMembersReady") == "True") {
-        lie = fmt::format("AllMembersReady is True, but since {}: {}", not_all_since.ToString(), truth);
+        lie = fmt::format("AllMembersReady is True, but since {}: {}", truth_.not_all_since.ToString(), truth_.what);
       }
-      if (!quorum && Now() - no_quorum_since > kReadyLag && cluster::ConditionStatus(etcd->etcd(), "Ready") == "True") {
-        lie = fmt::format("Ready is True, but since {}: {}", no_quorum_since.ToString(), truth);
+      if (truth_.no_quorum_since != SimTime::Max() && Now() - truth_.no_quorum_since > kReadyLag &&
+          cluster::ConditionStatus(etcd->etcd(), "Ready") == "True") {
+        lie = fmt::format("Ready is True, but since {}: {}", truth_.no_quorum_since.ToString(), truth_.what);
       }
       simulation_->properties().Always(lie.empty(), "StatusTruthful", lie);
+    }
+  }
+  // What runs, sampled with the raft checks (every 100 ms): since when not
+  // every replica runs etcd in one cluster, and since when no quorum of
+  // them does (SimTime::Max(): it does). A scale changes what the claims
+  // are about: the lag counts from it.
+  void SampleTruth() {
+    const std::map<uint64_t, std::vector<int>> running = RunningByCluster();
+    size_t largest = 0;
+    for (const auto& [id, ordinals] : running) {
+      size_t in_replicas = 0;
+      for (int i : ordinals) in_replicas += i < replicas_;
+      largest = std::max(largest, in_replicas);
+    }
+    const bool all = running.size() <= 1 && largest == static_cast<size_t>(replicas_);
+    const bool quorum = largest >= static_cast<size_t>(replicas_ / 2 + 1);
+    truth_.not_all_since = all ? SimTime::Max() : std::max(std::min(truth_.not_all_since, Now()), scaled_at_);
+    truth_.no_quorum_since = quorum ? SimTime::Max() : std::max(std::min(truth_.no_quorum_since, Now()), scaled_at_);
+    if (!all || !quorum) {
+      truth_.what = fmt::format("{} of {} replicas run etcd in the largest of {} clusters", largest, replicas_,
+                                running.size());
     }
   }
 
@@ -833,6 +842,11 @@ class BackupRestoreWorkload : public Workload {
   std::unique_ptr<RaftSafety> raft_safety_;
   int replicas_ = 3;  // spec.replicas now
   SimTime scaled_at_ = SimTime::Zero();
+  struct Truth {
+    SimTime not_all_since = SimTime::Max();
+    SimTime no_quorum_since = SimTime::Max();
+    std::string what;
+  } truth_;
   KvOracle oracle_;
   uint64_t first_cluster_ = 0;
   std::set<uint64_t> first_members_, learners_, added_;
