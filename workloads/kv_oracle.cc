@@ -96,11 +96,12 @@ std::optional<KvOracle::Problem> KvOracle::CheckKey(const std::string& key,
     return std::nullopt;
   }
   if (last < 0 || !WriteOf(ops_[last], key)->has_value()) return std::nullopt;
-  // The acknowledged put is gone: only an ambiguous delete issued after it
-  // could explain that.
+  // The acknowledged put is gone: only an ambiguous delete could explain
+  // that (one issued earlier too: a request the client gave up on may
+  // still commit later, e.g. under the next leader).
   for (int id : by_key_.at(key)) {
     const Op& op = ops_[id];
-    if (op.acknowledged || op.failed || op.issued < ops_[last].issued) continue;
+    if (op.acknowledged || op.failed) continue;
     if (!WriteOf(op, key)->has_value()) return std::nullopt;
   }
   return problem(fmt::format("is missing: op {} put it at revision {} (acknowledged at {}), read at revision {}",
