@@ -438,7 +438,10 @@ class BackupRestoreWorkload : public Workload {
     return false;
   }
 
+  // An operator's `kubectl scale` (and druid's reconcile of it): retried
+  // until the API server answers.
   void ScaleTo(int replicas) {
+    while (!cluster_->api().available()) sim::this_actor::SleepFor(SimDuration::Seconds(1));
     replicas_ = replicas;
     scaled_at_ = Now();
     cluster_->ScaleTo(replicas);
@@ -509,6 +512,7 @@ class BackupRestoreWorkload : public Workload {
     ScaleTo(0);
     sim::this_actor::SleepFor(SimDuration::Seconds(5));
     for (int i = 0; i < 3; ++i) cluster_->world().LoseVolume(cluster_->VolumeName(i));
+    while (!cluster_->api().available()) sim::this_actor::SleepFor(SimDuration::Seconds(1));
     for (int i = 0; i < 3; ++i) {
       absl::StatusOr<cluster::Object> lease = cluster_->api().Get("Lease", cluster_->druid().MemberLease(i));
       if (!lease.ok()) continue;
