@@ -58,3 +58,18 @@ start_etcd() {
   done
   return 1
 }
+
+# A three-member cluster on loopback, for the scripts that start members by
+# hand: checks etcd is installed, makes $work (removed at exit, with every
+# pid in $pids killed), draws $base and defines `peer I`, `client I` and
+# $initial ("m0=<peer 0>,m1=...,m2=...").
+loopback_cluster_setup() {
+  command -v etcd >/dev/null || { echo "etcd not installed (scripts/install-deps.sh installs etcd-server)"; exit 1; }
+  work=$(mktemp -d)
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+  base=$((20000 + RANDOM % 10000))
+  initial="m0=$(peer 0),m1=$(peer 1),m2=$(peer 2)"
+}
+peer() { echo "http://127.0.0.1:$((base + 10 * $1))"; }
+client() { echo "http://127.0.0.1:$((base + 10 * $1 + 1))"; }

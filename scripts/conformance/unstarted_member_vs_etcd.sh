@@ -9,15 +9,8 @@
 # the model does the same.
 # Usage: unstarted_member_vs_etcd.sh
 set -euo pipefail
-command -v etcd >/dev/null || { echo "etcd not installed (scripts/install-deps.sh installs etcd-server)"; exit 1; }
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-base=$((20000 + RANDOM % 10000))
-peer() { echo "http://127.0.0.1:$((base + 10 * $1))"; }
-client() { echo "http://127.0.0.1:$((base + 10 * $1 + 1))"; }
-initial="m0=$(peer 0),m1=$(peer 1),m2=$(peer 2)"
+source "$(dirname "$0")/lib.sh"
+loopback_cluster_setup
 start() {
   etcd --name "m$1" --data-dir "$work/m$1" --snapshot-count 10 \
     --listen-peer-urls "$(peer "$1")" --initial-advertise-peer-urls "$(peer "$1")" \
