@@ -243,7 +243,7 @@ class BackupRestoreWorkload : public Workload {
       const uint64_t roll = rng.UniformBelow(100);
       const int op = static_cast<int>(oracle_.operations());
       if (roll < 45) {
-        oracle_.Begin({{key, KvOracle::ValueFor(op, key)}}, Now());
+        oracle_.Begin({{key, KvOracle::ValueFor(op, key)}});
         absl::StatusOr<etcd_dst::etcd::PutResponse> put = client.Put(key, KvOracle::ValueFor(op, key));
         properties.Sometimes(put.ok(), "WriteAcknowledged");
         if (put.ok()) {
@@ -251,7 +251,7 @@ class BackupRestoreWorkload : public Workload {
           known_mod[key] = put->header().revision();
         }
       } else if (roll < 60) {
-        oracle_.Begin({{key, std::nullopt}}, Now());
+        oracle_.Begin({{key, std::nullopt}});
         absl::StatusOr<etcd_dst::etcd::DeleteRangeResponse> deleted = client.Delete(key);
         if (deleted.ok() && deleted->deleted() > 0) {
           oracle_.Acknowledge(op, deleted->header().revision(), Now());
@@ -276,7 +276,7 @@ class BackupRestoreWorkload : public Workload {
           put->set_value(*value);
         }
         txn.add_failure()->mutable_request_range()->set_key(key);
-        oracle_.Begin(writes, Now());
+        oracle_.Begin(writes);
         absl::StatusOr<etcd_dst::etcd::TxnResponse> response = client.Txn(txn);
         if (response.ok() && response->succeeded()) {
           oracle_.Acknowledge(op, response->header().revision(), Now());
@@ -397,7 +397,7 @@ class BackupRestoreWorkload : public Workload {
         while (Now() < SimTime::Zero() + Horizon() && !Healthy()) sim::this_actor::SleepFor(SimDuration::Seconds(1));
         const bool healthy = Healthy();
         simulation_->properties().Sometimes(healthy, "MemberDataLostInHealthyCluster");
-        if (healthy) LoseMemberData(static_cast<int>(rng.UniformBelow(3)), rng.UniformBelow(3));
+        if (healthy) LoseMemberData(static_cast<int>(rng.UniformBelow(3)), rng.UniformBelow(3), rng);
         return;
       }
       case Story::kRestore:
@@ -406,7 +406,7 @@ class BackupRestoreWorkload : public Workload {
       case Story::kRollingUpdate: {
         sim::this_actor::SleepUntil(SimTime::Zero() + rng.DurationIn(SimDuration::Seconds(90), SimDuration::Seconds(200)));
         // The StatefulSet's RollingUpdate: highest ordinal first, the next
-        // once the one before is Ready again (and stays Ready a moment).
+        // once the one before is Ready again.
         for (int i = 2; i >= 0; --i) {
           sim::TraceEvent("RollingUpdatePod").Detail("pod", cluster_->PodName(i));
           cluster_->cluster().DeletePod(cluster_->PodName(i));
@@ -451,7 +451,7 @@ class BackupRestoreWorkload : public Workload {
   // of its db overwritten with garbage, or its member directory removed
   // under the running etcd; the container is then killed (the data is read
   // again at its restart).
-  void LoseMemberData(int ordinal, uint64_t kind) {
+  void LoseMemberData(int ordinal, uint64_t kind, sim::Rng& rng) {
     const std::string pod = cluster_->PodName(ordinal);
     static constexpr const char* kKinds[] = {"volume-lost", "db-page-corrupted", "member-dir-removed"};
     sim::TraceEvent("MemberDataLost").Detail("pod", pod).Detail("kind", kKinds[kind]);
@@ -467,7 +467,7 @@ class BackupRestoreWorkload : public Workload {
         absl::StatusOr<sim::FileStat> stat = disk.Fstat(*fd);
         const uint64_t pages = stat.ok() ? stat->size / 4096 : 0;
         if (pages > 2) {
-          const uint64_t page = 2 + simulation_->Stream("br.operator").UniformBelow(pages - 2);
+          const uint64_t page = 2 + rng.UniformBelow(pages - 2);
           (void)disk.Pwrite(*fd, page * 4096, std::string(4096, '\x5a'));
           (void)disk.Fsync(*fd);
         }
@@ -590,14 +590,16 @@ class BackupRestoreWorkload : public Workload {
       sim::this_actor::SleepFor(SimDuration::Seconds(5));
       absl::StatusOr<cluster::Object> etcd = cluster_->api().Get("Etcd", cluster_->options().name);
       if (!etcd.ok() || replicas_ == 0) continue;
+      const std::string what = fmt::format("{} of {} replicas run etcd in the largest of {} clusters",
+                                           truth_.largest, replicas_, truth_.clusters);
       std::string lie;
       if (truth_.not_all_since != SimTime::Max() && Now() - truth_.not_all_since > kAllMembersReadyLag &&
           cluster::ConditionStatus(etcd->etcd(), "AllMembersReady") == "True") {
-        lie = fmt::format("AllMembersReady is True, but since {}: {}", truth_.not_all_since.ToString(), truth_.what);
+        lie = fmt::format("AllMembersReady is True, but since {}: {}", truth_.not_all_since.ToString(), what);
       }
       if (truth_.no_quorum_since != SimTime::Max() && Now() - truth_.no_quorum_since > kReadyLag &&
           cluster::ConditionStatus(etcd->etcd(), "Ready") == "True") {
-        lie = fmt::format("Ready is True, but since {}: {}", truth_.no_quorum_since.ToString(), truth_.what);
+        lie = fmt::format("Ready is True, but since {}: {}", truth_.no_quorum_since.ToString(), what);
       }
       simulation_->properties().Always(lie.empty(), "StatusTruthful", lie);
     }
@@ -619,8 +621,8 @@ class BackupRestoreWorkload : public Workload {
     truth_.not_all_since = all ? SimTime::Max() : std::max(std::min(truth_.not_all_since, Now()), scaled_at_);
     truth_.no_quorum_since = quorum ? SimTime::Max() : std::max(std::min(truth_.no_quorum_since, Now()), scaled_at_);
     if (!all || !quorum) {
-      truth_.what = fmt::format("{} of {} replicas run etcd in the largest of {} clusters", largest, replicas_,
-                                running.size());
+      truth_.largest = largest;
+      truth_.clusters = running.size();
     }
   }
 
@@ -630,8 +632,13 @@ class BackupRestoreWorkload : public Workload {
     for (int i = 0; i < cluster_->members(); ++i) {
       EtcdServer* server = cluster_->Current(i);
       if (server == nullptr || server->state() != EtcdServer::State::kRunning) continue;
+      if (first_members_.empty()) {
+        first_cluster_ = server->cluster_id();
+        for (const auto& [id, member] : server->cluster().members()) first_members_.insert(id);
+        continue;
+      }
+      if (server->cluster_id() != first_cluster_) continue;
       for (const auto& [id, member] : server->cluster().members()) {
-        if (first_members_.empty() || first_cluster_ != server->cluster_id()) continue;
         if (!first_members_.contains(id) && added_.insert(id).second) {
           simulation_->properties().Sometimes(true, "MemberAdded");
         }
@@ -640,10 +647,6 @@ class BackupRestoreWorkload : public Workload {
         } else if (learners_.erase(id) > 0) {
           simulation_->properties().Sometimes(true, "LearnerPromoted");
         }
-      }
-      if (first_members_.empty()) {
-        first_cluster_ = server->cluster_id();
-        for (const auto& [id, member] : server->cluster().members()) first_members_.insert(id);
       }
     }
   }
@@ -689,9 +692,8 @@ class BackupRestoreWorkload : public Workload {
       absl::StatusOr<model::br::Snapshot> snapshot = model::br::ParseSnapshot(object.key);
       if (snapshot.ok()) snapshots.emplace_back(*snapshot, object.key);
     }
-    std::stable_sort(snapshots.begin(), snapshots.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.first.last_revision, a.first.created_unix) < std::tie(b.first.last_revision, b.first.created_unix);
-    });
+    std::stable_sort(snapshots.begin(), snapshots.end(),
+                     [](const auto& a, const auto& b) { return model::br::ListedBefore(a.first, b.first); });
     auto payload = [&](const std::pair<model::br::Snapshot, std::string>& entry) -> absl::StatusOr<std::string> {
       std::optional<std::string> data = store.Peek(entry.second);
       if (!data.has_value()) return absl::NotFoundError("gone");
@@ -849,7 +851,8 @@ class BackupRestoreWorkload : public Workload {
   struct Truth {
     SimTime not_all_since = SimTime::Max();
     SimTime no_quorum_since = SimTime::Max();
-    std::string what;
+    size_t largest = 0;   // when last false: replicas in the largest cluster
+    size_t clusters = 0;  // and clusters running
   } truth_;
   KvOracle oracle_;
   uint64_t first_cluster_ = 0;

@@ -7,9 +7,9 @@ namespace workloads {
 
 std::string KvOracle::ValueFor(int op, const std::string& key) { return fmt::format("op-{}:{}", op, key); }
 
-int KvOracle::Begin(const Writes& writes, sim::SimTime issued) {
+int KvOracle::Begin(const Writes& writes) {
   const int id = static_cast<int>(ops_.size());
-  ops_.push_back({.writes = writes, .issued = issued});
+  ops_.push_back({.writes = writes});
   for (const auto& [key, value] : writes) by_key_[key].push_back(id);
   return id;
 }

@@ -34,7 +34,7 @@ class KvOracle {
   static std::string ValueFor(int op, const std::string& key);
 
   // Records an operation before it is sent; returns its id.
-  int Begin(const Writes& writes, sim::SimTime issued);
+  int Begin(const Writes& writes);
   // It was applied at `revision`, and the client heard so at `at`.
   void Acknowledge(int op, int64_t revision, sim::SimTime at);
   // It certainly made no change (e.g. a transaction whose compare failed).
@@ -64,7 +64,6 @@ class KvOracle {
  private:
   struct Op {
     Writes writes;
-    sim::SimTime issued;
     sim::SimTime acknowledged_at;
     int64_t revision = 0;
     bool acknowledged = false;

@@ -71,10 +71,12 @@ absl::StatusOr<std::vector<Snapshot>> Snapstore::List() {
     }
     snapshots.push_back(*snapshot);
   }
-  std::stable_sort(snapshots.begin(), snapshots.end(), [](const Snapshot& a, const Snapshot& b) {
-    return a.last_revision != b.last_revision ? a.last_revision < b.last_revision : a.created_unix < b.created_unix;
-  });
+  std::stable_sort(snapshots.begin(), snapshots.end(), ListedBefore);
   return snapshots;
+}
+
+bool ListedBefore(const Snapshot& a, const Snapshot& b) {
+  return a.last_revision != b.last_revision ? a.last_revision < b.last_revision : a.created_unix < b.created_unix;
 }
 
 absl::Status Snapstore::Save(const Snapshot& snapshot, std::string data) { return bucket_->Put(Key(snapshot), std::move(data)); }

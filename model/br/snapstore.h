@@ -34,6 +34,9 @@ struct Snapshot {
   bool operator==(const Snapshot&) const = default;
 };
 
+// The order BR lists snapshots in: by last revision, then creation.
+bool ListedBefore(const Snapshot& a, const Snapshot& b);
+
 // ParseSnapshot of an object key: the part after the last "v2/".
 absl::StatusOr<Snapshot> ParseSnapshot(std::string_view key);
 

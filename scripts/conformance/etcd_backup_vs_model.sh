@@ -7,12 +7,8 @@
 # Usage: etcd_backup_vs_model.sh BR_SNAPSHOT_TOOL
 set -euo pipefail
 tool=$1
-command -v etcd >/dev/null || { echo "etcd not installed (scripts/install-deps.sh installs etcd-server)"; exit 1; }
 source "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-ETCD_PID=
-cleanup() { [ -n "$ETCD_PID" ] && kill "$ETCD_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+single_etcd_setup
 start_etcd "$work/real" "$work/etcd.log" || { echo "the real etcd did not start"; tail -3 "$work/etcd.log"; exit 1; }
 ctl() { ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINT" --command-timeout=2s "$@"; }
 # Overwrites, deletes and a transaction, so that revisions and versions differ.

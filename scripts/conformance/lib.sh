@@ -64,7 +64,7 @@ start_etcd() {
 # pid in $pids killed), draws $base and defines `peer I`, `client I` and
 # $initial ("m0=<peer 0>,m1=...,m2=...").
 loopback_cluster_setup() {
-  command -v etcd >/dev/null || { echo "etcd not installed (scripts/install-deps.sh installs etcd-server)"; exit 1; }
+  require_etcd
   work=$(mktemp -d)
   pids=()
   trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -73,3 +73,17 @@ loopback_cluster_setup() {
 }
 peer() { echo "http://127.0.0.1:$((base + 10 * $1))"; }
 client() { echo "http://127.0.0.1:$((base + 10 * $1 + 1))"; }
+
+# require_etcd: exits 1 with a hint when the real etcd is not installed.
+require_etcd() {
+  command -v etcd >/dev/null || { echo "etcd not installed (scripts/install-deps.sh installs etcd-server)"; exit 1; }
+}
+
+# For the scripts that run one real etcd through start_etcd: checks etcd is
+# installed, makes $work and stops $ETCD_PID (if set) and removes $work at exit.
+single_etcd_setup() {
+  require_etcd
+  work=$(mktemp -d)
+  ETCD_PID=
+  trap '[ -n "$ETCD_PID" ] && kill "$ETCD_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+}

@@ -6,12 +6,8 @@
 # Usage: model_backup_vs_etcd.sh ETCD_DST BR_SNAPSHOT_TOOL
 set -euo pipefail
 dst=$1 tool=$2
-command -v etcd >/dev/null || { echo "etcd not installed (scripts/install-deps.sh installs etcd-server)"; exit 1; }
 source "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-ETCD_PID=
-cleanup() { [ -n "$ETCD_PID" ] && kill "$ETCD_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+single_etcd_setup
 "$dst" run --workload bootstrap-0-to-3 --seed 1 --export-bucket "$work/bucket" >"$work/run.log" || true
 full=$(ls "$work"/bucket/etcd-main/v2/Full-*.gz 2>/dev/null | sort -t- -k3 | tail -1)
 [ -n "$full" ] || { echo "the run uploaded no full snapshot"; tail -3 "$work/run.log"; exit 1; }
