@@ -108,33 +108,58 @@ std::string PageType(uint16_t flags) {
 
 struct Item {
   std::string key;
-  std::string value;
+  std::string value;  // leaves only
   uint32_t flags = 0;
 };
 
-size_t LeafSize(const std::vector<Item>& items) {
-  size_t size = kPageHeaderSize;
-  for (const Item& item : items) size += kElementSize + item.key.size() + item.value.size();
-  return size;
+}  // namespace
+
+// A node of a bucket's B+tree, as bbolt's node.go: a leaf holds the
+// elements, a branch the first key of each child. Nodes on disk (pgid != 0)
+// are never changed: a transaction copies the ones it changes.
+struct Node {
+  bool leaf = true;
+  uint64_t pgid = 0;   // 0: written by no transaction yet (or an inline bucket's leaf)
+  uint32_t pages = 0;  // pages it occupies on disk, with its overflow
+  size_t size = kPageHeaderSize;  // its encoded size in bytes
+  std::vector<Item> items;
+  std::vector<std::shared_ptr<Node>> children;  // branches: one per item
+};
+
+namespace {
+
+using NodePtr = std::shared_ptr<Node>;
+
+size_t ElementSize(const Item& item, bool leaf) {
+  return kElementSize + item.key.size() + (leaf ? item.value.size() : 0);
 }
 
-// Serializes a leaf (or, with `branch`, a branch whose items carry the child
-// pgid as value) as one page image of whole pages.
-std::string EncodeNode(const std::vector<Item>& items, bool branch, uint64_t id) {
-  size_t size = kPageHeaderSize;
-  for (const Item& item : items) size += kElementSize + item.key.size() + (branch ? 0 : item.value.size());
-  const size_t pages = (size + kPageSize - 1) / kPageSize;
-  std::string b(std::max<size_t>(pages, 1) * kPageSize, '\0');
-  WritePageHeader(b, 0, id, branch ? kBranchPage : kLeafPage, static_cast<uint16_t>(items.size()),
+NodePtr NewNode(bool leaf) {
+  NodePtr node = std::make_shared<Node>();
+  node->leaf = leaf;
+  return node;
+}
+
+void Append(Node& node, Item item, NodePtr child) {
+  node.size += ElementSize(item, node.leaf);
+  node.items.push_back(std::move(item));
+  if (!node.leaf) node.children.push_back(std::move(child));
+}
+
+// Serializes a node as whole pages (or, for an inline bucket, exactly its size).
+std::string Encode(const Node& node, uint64_t id) {
+  const size_t pages = std::max<size_t>((node.size + kPageSize - 1) / kPageSize, 1);
+  std::string b(pages * kPageSize, '\0');
+  WritePageHeader(b, 0, id, node.leaf ? kLeafPage : kBranchPage, static_cast<uint16_t>(node.items.size()),
                   static_cast<uint32_t>(pages - 1));
-  size_t data = kPageHeaderSize + kElementSize * items.size();
-  for (size_t i = 0; i < items.size(); ++i) {
+  size_t data = kPageHeaderSize + kElementSize * node.items.size();
+  for (size_t i = 0; i < node.items.size(); ++i) {
     const size_t element = kPageHeaderSize + kElementSize * i;
-    const Item& item = items[i];
-    if (branch) {
+    const Item& item = node.items[i];
+    if (!node.leaf) {
       Put32(b, element, static_cast<uint32_t>(data - element));
       Put32(b, element + 4, static_cast<uint32_t>(item.key.size()));
-      Put64(b, element + 8, Get(item.value, 0, 8));
+      Put64(b, element + 8, node.children[i]->pgid);
       b.replace(data, item.key.size(), item.key);
       data += item.key.size();
     } else {
@@ -150,107 +175,248 @@ std::string EncodeNode(const std::vector<Item>& items, bool branch, uint64_t id)
   return b;
 }
 
-// Hands out page ids for a commit: never one of `reserved` (the live tree,
-// the metas), lowest first, contiguous runs for overflowing nodes.
-class Allocator {
- public:
-  Allocator(const std::set<uint64_t>& reserved, uint64_t high_water) : reserved_(reserved), high_water_(high_water) {}
-  uint64_t Allocate(size_t count) {
-    for (uint64_t start = 2; start + count <= high_water_; ++start) {
-      bool free = true;
-      for (uint64_t p = start; p < start + count && free; ++p) free = !reserved_.contains(p) && !used_.contains(p);
-      if (!free) continue;
-      for (uint64_t p = start; p < start + count; ++p) used_.insert(p);
-      return start;
-    }
-    const uint64_t start = high_water_;
-    high_water_ += count;
-    for (uint64_t p = start; p < start + count; ++p) used_.insert(p);
-    return start;
-  }
-  uint64_t high_water() const { return high_water_; }
-  const std::set<uint64_t>& used() const { return used_; }
-
- private:
-  const std::set<uint64_t>& reserved_;
-  uint64_t high_water_;
-  std::set<uint64_t> used_;
-};
-
 struct PageWrite {
   uint64_t id;
   std::string bytes;  // whole pages
 };
 
-void PutPgid(std::string& value, uint64_t id) {
-  value.assign(8, '\0');
-  Put64(value, 0, id);
-}
+// etcd writes its revision keys in order with bucket.FillPercent 0.9
+// (UnsafeSeqPut); everything else uses bbolt's default, 0.5.
+double FillPercent(const std::string& bucket) { return bucket == "key" ? 0.9 : 0.5; }
 
-// Writes the (sorted) items as a tree of leaf and branch pages; returns the root pgid.
-uint64_t WriteTree(std::vector<Item> items, Allocator& allocator, std::vector<PageWrite>& writes) {
-  bool branch = false;
-  while (true) {
-    // Split into nodes that fit a page; an item too big for a page gets its own (overflowing) node.
-    std::vector<std::vector<Item>> nodes(1);
-    size_t size = kPageHeaderSize;
-    for (Item& item : items) {
-      const size_t item_size = kElementSize + item.key.size() + (branch ? 0 : item.value.size());
-      if (!nodes.back().empty() && size + item_size > kPageSize) {
-        nodes.emplace_back();
-        size = kPageHeaderSize;
+// One write transaction over the trees: copies what the changes touch,
+// hands out pages (lowest free first) and remembers the pages the new trees
+// no longer use. The caller publishes (Finish) or drops (Rollback) it.
+class Transaction {
+ public:
+  Transaction(std::set<uint64_t>* free, uint64_t high_water) : free_(free), high_water_(high_water) {}
+
+  uint64_t high_water() const { return high_water_; }
+  std::vector<PageWrite>& writes() { return writes_; }
+
+  void FreePages(uint64_t pgid, uint32_t pages) {
+    for (uint64_t p = pgid; p < pgid + pages; ++p) freed_.push_back(p);
+  }
+  void Free(const Node& node) {
+    if (node.pgid != 0) FreePages(node.pgid, node.pages);
+  }
+  void FreeTree(const Node& node) {
+    Free(node);
+    for (const NodePtr& child : node.children) FreeTree(*child);
+  }
+
+  // The bucket rooted at `root` with `changes` applied.
+  NodePtr Update(const NodePtr& root, const std::map<std::string, std::optional<std::string>>& changes, double fill) {
+    std::vector<NodePtr> level = UpdateNode(root, changes.begin(), changes.end(), fill);
+    return Root(std::move(level), fill);
+  }
+
+  // A tree holding `items` (sorted), e.g. the root bucket.
+  NodePtr Build(std::vector<Item> items, double fill) {
+    NodePtr leaf = NewNode(true);
+    for (Item& item : items) Append(*leaf, std::move(item), nullptr);
+    return Root(Split(leaf, fill), fill);
+  }
+
+  // Gives every node of the tree not yet on disk its pages, children
+  // first, and queues its page image.
+  void Assign(Node& node) {
+    if (node.pgid != 0) return;
+    for (const NodePtr& child : node.children) Assign(*child);
+    const uint32_t pages = static_cast<uint32_t>(std::max<size_t>((node.size + kPageSize - 1) / kPageSize, 1));
+    node.pgid = Allocate(pages);
+    node.pages = pages;
+    writes_.push_back({node.pgid, Encode(node, node.pgid)});
+  }
+
+  void Finish() { free_->insert(freed_.begin(), freed_.end()); }
+  void Rollback() { free_->insert(allocated_.begin(), allocated_.end()); }
+
+ private:
+  using Change = std::map<std::string, std::optional<std::string>>::const_iterator;
+
+  uint64_t Allocate(uint32_t count) {
+    // The lowest run of `count` free pages, as bbolt's array freelist.
+    uint64_t run_start = 0, run_length = 0;
+    for (auto it = free_->begin(); it != free_->end(); ++it) {
+      if (run_length > 0 && *it == run_start + run_length) {
+        ++run_length;
+      } else {
+        run_start = *it;
+        run_length = 1;
       }
-      nodes.back().push_back(std::move(item));
-      size += item_size;
+      if (run_length == count) {
+        for (uint64_t p = run_start; p < run_start + count; ++p) {
+          free_->erase(p);
+          allocated_.push_back(p);
+        }
+        return run_start;
+      }
     }
-    std::vector<Item> parents;
-    for (auto& node : nodes) {
-      std::string bytes = EncodeNode(node, branch, 0);
-      const uint64_t id = allocator.Allocate(bytes.size() / kPageSize);
-      Put64(bytes, 0, id);
-      writes.push_back({id, std::move(bytes)});
-      Item parent;
-      parent.key = node.empty() ? std::string() : node.front().key;
-      PutPgid(parent.value, id);
-      parents.push_back(std::move(parent));
+    const uint64_t start = high_water_;
+    high_water_ += count;
+    return start;
+  }
+
+  std::vector<NodePtr> UpdateNode(const NodePtr& node, Change begin, Change end, double fill) {
+    Free(*node);
+    if (node->leaf) {
+      NodePtr copy = NewNode(true);
+      copy->items.reserve(node->items.size());
+      auto old = node->items.begin();
+      Change change = begin;
+      while (old != node->items.end() || change != end) {
+        if (change == end || (old != node->items.end() && old->key < change->first)) {
+          Append(*copy, *old++, nullptr);
+          continue;
+        }
+        if (old != node->items.end() && old->key == change->first) ++old;
+        if (change->second.has_value()) Append(*copy, Item{change->first, *change->second, 0}, nullptr);
+        ++change;
+      }
+      return Split(copy, fill);
     }
-    if (parents.size() == 1) return Get(parents[0].value, 0, 8);
-    items = std::move(parents);
-    branch = true;
+    // A branch: each child takes the changes from its key up to the next child's.
+    std::vector<NodePtr> children;
+    std::vector<bool> fresh;
+    Change change = begin;
+    for (size_t i = 0; i < node->children.size(); ++i) {
+      Change stop = change;
+      if (i + 1 < node->children.size()) {
+        while (stop != end && stop->first < node->items[i + 1].key) ++stop;
+      } else {
+        stop = end;
+      }
+      if (change == stop) {
+        children.push_back(node->children[i]);
+        continue;
+      }
+      for (NodePtr& replaced : UpdateNode(node->children[i], change, stop, fill)) children.push_back(std::move(replaced));
+      change = stop;
+    }
+    Rebalance(children, fill);
+    if (children.empty()) return {};
+    NodePtr branch = NewNode(false);
+    for (NodePtr& child : children) Append(*branch, Item{child->items.front().key, "", 0}, child);
+    return Split(branch, fill);
   }
-}
 
-std::string BucketValue(const Bucket& bucket, Allocator& allocator, std::vector<PageWrite>& writes) {
-  std::vector<Item> items;
-  for (const auto& [key, value] : bucket) items.push_back({key, value, 0});
-  std::string header(kBucketHeaderSize, '\0');
-  if (LeafSize(items) <= kMaxInlineBucketSize) {
-    std::string page = EncodeNode(items, false, 0);
-    page.resize(LeafSize(items));
-    return header + page;  // root 0: inline
+  // Drops empty new nodes and merges a new node under a quarter page with
+  // a neighbour (bbolt's rebalance), splitting the result again if needed.
+  void Rebalance(std::vector<NodePtr>& nodes, double fill) {
+    for (size_t i = 0; i < nodes.size();) {
+      Node& node = *nodes[i];
+      if (node.pgid != 0 || node.size >= kPageSize / 4 || nodes.size() == 1) {
+        if (node.pgid == 0 && node.items.empty()) {
+          nodes.erase(nodes.begin() + static_cast<std::ptrdiff_t>(i));
+          continue;
+        }
+        ++i;
+        continue;
+      }
+      if (node.items.empty()) {
+        nodes.erase(nodes.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;
+      }
+      const size_t left = i + 1 < nodes.size() ? i : i - 1;
+      NodePtr merged = NewNode(node.leaf);
+      for (size_t k = left; k <= left + 1; ++k) {
+        Free(*nodes[k]);
+        for (size_t e = 0; e < nodes[k]->items.size(); ++e) {
+          Append(*merged, nodes[k]->items[e], node.leaf ? nullptr : nodes[k]->children[e]);
+        }
+      }
+      std::vector<NodePtr> pieces = Split(merged, fill);
+      nodes.erase(nodes.begin() + static_cast<std::ptrdiff_t>(left), nodes.begin() + static_cast<std::ptrdiff_t>(left + 2));
+      nodes.insert(nodes.begin() + static_cast<std::ptrdiff_t>(left), pieces.begin(), pieces.end());
+      i = left + pieces.size();
+    }
   }
-  Put64(header, 0, WriteTree(std::move(items), allocator, writes));
-  return header;
-}
 
-struct Plan {
-  std::vector<PageWrite> writes;  // tree and freelist pages
-  Meta meta;
-  std::vector<uint64_t> pages;  // every page the new tree and freelist use
+  // A node over a page becomes several, each filled to `fill` of a page (a
+  // single element larger than that gets a node, and overflow pages, of its own).
+  static std::vector<NodePtr> Split(const NodePtr& node, double fill) {
+    if (node->size <= kPageSize || node->items.size() < 2) return {node};
+    const size_t threshold = static_cast<size_t>(fill * kPageSize);
+    std::vector<NodePtr> pieces = {NewNode(node->leaf)};
+    for (size_t i = 0; i < node->items.size(); ++i) {
+      const size_t element = ElementSize(node->items[i], node->leaf);
+      if (!pieces.back()->items.empty() && pieces.back()->size + element > threshold) pieces.push_back(NewNode(node->leaf));
+      Append(*pieces.back(), std::move(node->items[i]), node->leaf ? nullptr : node->children[i]);
+    }
+    // A small last piece joins the one before it when both fit a page.
+    if (pieces.size() > 1 && pieces.back()->size < kPageSize / 4 &&
+        pieces[pieces.size() - 2]->size + pieces.back()->size - kPageHeaderSize <= kPageSize) {
+      NodePtr last = pieces.back();
+      pieces.pop_back();
+      for (size_t i = 0; i < last->items.size(); ++i) {
+        Append(*pieces.back(), std::move(last->items[i]), last->leaf ? nullptr : last->children[i]);
+      }
+    }
+    return pieces;
+  }
+
+  // The root above `level`: branches added until one node is left, and a
+  // branch root with one child replaced by the child.
+  NodePtr Root(std::vector<NodePtr> level, double fill) {
+    if (level.empty()) return NewNode(true);
+    while (level.size() > 1) {
+      NodePtr branch = NewNode(false);
+      for (NodePtr& node : level) Append(*branch, Item{node->items.front().key, "", 0}, node);
+      level = Split(branch, fill);
+    }
+    NodePtr root = level.front();
+    while (!root->leaf && root->children.size() == 1) {
+      Free(*root);
+      root = root->children.front();
+    }
+    return root;
+  }
+
+  std::set<uint64_t>* free_;
+  uint64_t high_water_;
+  std::vector<uint64_t> freed_;      // pages the new trees no longer use
+  std::vector<uint64_t> allocated_;  // pages taken from the free set
+  std::vector<PageWrite> writes_;
 };
 
-Plan PlanCommit(const Buckets& state, const std::set<uint64_t>& reserved, uint64_t high_water, uint64_t txid) {
-  Plan plan;
-  Allocator allocator(reserved, high_water);
+bool Inline(const Node& root) { return root.pgid == 0 && root.leaf && root.size <= kMaxInlineBucketSize; }
+
+// Applies `changes` to `buckets` in `txn` and returns the new root bucket's tree, assigned pages.
+NodePtr PlanCommit(Transaction& txn, std::map<std::string, BucketTree>& buckets, const Changes& changes) {
+  for (const auto& [name, change] : changes) {
+    if (change.remove) {
+      if (auto it = buckets.find(name); it != buckets.end()) {
+        txn.FreeTree(*it->second.root);
+        buckets.erase(it);
+      }
+      continue;
+    }
+    BucketTree& bucket = buckets[name];
+    if (bucket.root == nullptr) bucket.root = NewNode(true);
+    if (change.clear) {
+      txn.FreeTree(*bucket.root);
+      bucket.root = NewNode(true);
+    }
+    if (!change.keys.empty()) bucket.root = txn.Update(bucket.root, change.keys, FillPercent(name));
+  }
   std::vector<Item> roots;
-  for (const auto& [name, bucket] : state) roots.push_back({name, BucketValue(bucket, allocator, plan.writes), kBucketLeafFlag});
-  const uint64_t root = WriteTree(std::move(roots), allocator, plan.writes);
-  plan.meta.root = root;
-  plan.meta.freelist = kNoFreelist;
-  plan.meta.pgid = allocator.high_water();
-  plan.meta.txid = txid;
-  plan.pages.assign(allocator.used().begin(), allocator.used().end());
-  return plan;
+  for (auto& [name, bucket] : buckets) {
+    std::string value(kBucketHeaderSize, '\0');
+    Put64(value, 8, bucket.sequence);
+    if (Inline(*bucket.root)) {
+      std::string page = Encode(*bucket.root, 0);
+      page.resize(bucket.root->size);
+      value += page;
+    } else {
+      txn.Assign(*bucket.root);
+      Put64(value, 0, bucket.root->pgid);
+    }
+    roots.push_back({name, std::move(value), kBucketLeafFlag});
+  }
+  NodePtr root_tree = txn.Build(std::move(roots), 0.5);
+  txn.Assign(*root_tree);
+  return root_tree;
 }
 
 // ------------------------------------------------------------------ reading
@@ -427,14 +593,34 @@ ParsedImage ParseImage(const std::string& image, const std::string& path_for_err
   return parsed;
 }
 
+namespace {
+
+Changes ChangesFor(const Buckets& state) {
+  Changes changes;
+  for (const auto& [name, bucket] : state) {
+    BucketChange& change = changes[name];
+    for (const auto& [key, value] : bucket) change.keys.emplace(key, value);
+  }
+  return changes;
+}
+
+}  // namespace
+
 std::string BuildImage(const Buckets& state, uint64_t txid) {
-  const std::set<uint64_t> reserved;
-  Plan plan = PlanCommit(state, reserved, 2, txid);
-  std::string image(plan.meta.pgid * kPageSize, '\0');
-  for (const PageWrite& write : plan.writes) image.replace(write.id * kPageSize, write.bytes.size(), write.bytes);
-  Meta previous = plan.meta;
+  std::set<uint64_t> free;
+  Transaction txn(&free, 2);
+  std::map<std::string, BucketTree> buckets;
+  const NodePtr root = PlanCommit(txn, buckets, ChangesFor(state));
+  std::string image(txn.high_water() * kPageSize, '\0');
+  for (const PageWrite& write : txn.writes()) image.replace(write.id * kPageSize, write.bytes.size(), write.bytes);
+  Meta meta;
+  meta.root = root->pgid;
+  meta.freelist = kNoFreelist;
+  meta.pgid = txn.high_water();
+  meta.txid = txid;
+  Meta previous = meta;
   previous.txid = txid - 1;
-  WriteMetaPage(image, (txid % 2) * kPageSize, txid % 2, plan.meta);
+  WriteMetaPage(image, (txid % 2) * kPageSize, txid % 2, meta);
   WriteMetaPage(image, ((txid + 1) % 2) * kPageSize, (txid + 1) % 2, previous);
   return image;
 }
@@ -488,6 +674,65 @@ absl::Status Initialise(sim::Disk* disk, const std::string& path, int* fd, InitM
 }
 }  // namespace
 
+namespace {
+
+// The committed tree at `pgid` of an image ParseImage accepted, as nodes
+// that know their pages; nullptr if it does not parse.
+NodePtr LoadNode(const std::string& image, uint64_t pgid, int depth);
+
+NodePtr ParseNodeAt(const std::string& image, std::string_view page, uint64_t pgid, uint32_t pages, int depth) {
+  if (page.size() < kPageHeaderSize || depth > 64) return nullptr;
+  const std::string header(page.substr(0, kPageHeaderSize));
+  const uint16_t flags = static_cast<uint16_t>(Get(header, 8, 2));
+  const uint16_t count = static_cast<uint16_t>(Get(header, 10, 2));
+  if (!(flags & (kLeafPage | kBranchPage))) return nullptr;
+  NodePtr node = NewNode((flags & kLeafPage) != 0);
+  node->pgid = pgid;
+  node->pages = pages;
+  for (size_t i = 0; i < count; ++i) {
+    const size_t element = kPageHeaderSize + kElementSize * i;
+    if (element + kElementSize > page.size()) return nullptr;
+    const std::string e(page.substr(element, kElementSize));
+    if (node->leaf) {
+      const size_t pos = element + Get(e, 4, 4), ksize = Get(e, 8, 4), vsize = Get(e, 12, 4);
+      if (pos + ksize + vsize > page.size()) return nullptr;
+      Append(*node,
+             Item{std::string(page.substr(pos, ksize)), std::string(page.substr(pos + ksize, vsize)),
+                  static_cast<uint32_t>(Get(e, 0, 4))},
+             nullptr);
+    } else {
+      const size_t pos = element + Get(e, 0, 4), ksize = Get(e, 4, 4);
+      if (pos + ksize > page.size()) return nullptr;
+      NodePtr child = LoadNode(image, Get(e, 8, 8), depth + 1);
+      if (child == nullptr) return nullptr;
+      Append(*node, Item{std::string(page.substr(pos, ksize)), "", 0}, std::move(child));
+    }
+  }
+  return node;
+}
+
+NodePtr LoadNode(const std::string& image, uint64_t pgid, int depth) {
+  const size_t at = pgid * kPageSize;
+  if (pgid < 2 || at + kPageHeaderSize > image.size()) return nullptr;
+  const uint32_t pages = static_cast<uint32_t>(Get(image, at + 12, 4)) + 1;
+  if (at + static_cast<size_t>(pages) * kPageSize > image.size()) return nullptr;
+  return ParseNodeAt(image, std::string_view(image).substr(at, pages * kPageSize), pgid, pages, depth);
+}
+
+void Collect(const Node& node, Bucket* out) {
+  if (node.leaf) {
+    for (const Item& item : node.items) {
+      if (!(item.flags & kBucketLeafFlag)) out->emplace_hint(out->end(), item.key, item.value);  // nested buckets: etcd has none
+    }
+    return;
+  }
+  for (const NodePtr& child : node.children) Collect(*child, out);
+}
+
+}  // namespace
+
+Db::Db(sim::Disk* disk, std::string path, int fd) : disk_(disk), path_(std::move(path)), fd_(fd) {}
+
 absl::StatusOr<Db::OpenResult> Db::Open(sim::Disk* disk, const std::string& path, InitMode init) {
   absl::StatusOr<int> fd = disk->Open(path, {.create = true});
   if (!fd.ok()) return fd.status();
@@ -516,35 +761,116 @@ absl::StatusOr<Db::OpenResult> Db::Open(sim::Disk* disk, const std::string& path
     return result;
   }
   std::unique_ptr<Db> db(new Db(disk, path, *fd));
-  db->buckets_ = std::move(parsed.buckets);
   db->txid_ = parsed.txid;
-  db->high_water_ = parsed.high_water;
-  const std::set<uint64_t>& live = parsed.live_pages;
-  db->tree_pages_.assign(live.begin(), live.end());
+  db->high_water_ = std::max<uint64_t>(parsed.high_water, 2);
+  // The trees, as nodes. ParseImage read the same pages, so they load.
+  const Meta meta = [&] {
+    const bool valid0 = Validate(*image, 0).empty(), valid1 = Validate(*image, kPageSize).empty();
+    if (valid0 && valid1) {
+      const Meta m0 = ReadMeta(*image, 0), m1 = ReadMeta(*image, kPageSize);
+      return m1.txid > m0.txid ? m1 : m0;
+    }
+    return ReadMeta(*image, valid0 ? 0 : kPageSize);
+  }();
+  db->root_tree_ = LoadNode(*image, meta.root, 0);
+  if (db->root_tree_ == nullptr) return absl::DataLossError(fmt::format("{}: the root bucket does not load", path));
+  std::vector<const Node*> leaves = {db->root_tree_.get()};
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    for (const NodePtr& child : leaves[i]->children) leaves.push_back(child.get());
+  }
+  for (const Node* node : leaves) {
+    if (!node->leaf) continue;
+    for (const Item& entry : node->items) {
+      if (!(entry.flags & kBucketLeafFlag) || entry.value.size() < kBucketHeaderSize) continue;
+      BucketTree& bucket = db->buckets_[entry.key];
+      bucket.sequence = Get(entry.value, 8, 8);
+      const uint64_t root = Get(entry.value, 0, 8);
+      if (root == 0) {
+        bucket.root = ParseNodeAt(*image, std::string_view(entry.value).substr(kBucketHeaderSize), 0, 0, 0);
+      } else {
+        bucket.root = LoadNode(*image, root, 0);
+      }
+      if (bucket.root == nullptr) return absl::DataLossError(fmt::format("{}: bucket {} does not load", path, entry.key));
+    }
+  }
+  for (uint64_t page = 2; page < db->high_water_; ++page) {
+    if (!parsed.live_pages.contains(page)) db->free_.insert(page);
+  }
+  // bbolt's init image has a freelist page; the first commit frees it.
+  if (meta.freelist != kNoFreelist) db->freelist_page_ = meta.freelist;
   result.db = std::move(db);
   return result;
 }
 
 Db::~Db() { (void)disk_->Close(fd_); }
 
+Buckets Db::Read() const {
+  Buckets buckets;
+  for (const auto& [name, bucket] : buckets_) Collect(*bucket.root, &buckets[name]);
+  return buckets;
+}
+
+Bucket Db::ReadBucket(const std::string& name) const {
+  Bucket bucket;
+  if (auto it = buckets_.find(name); it != buckets_.end()) Collect(*it->second.root, &bucket);
+  return bucket;
+}
+
 absl::Status Db::Commit(const Buckets& state) {
-  const std::set<uint64_t> reserved(tree_pages_.begin(), tree_pages_.end());
-  const uint64_t txid = txid_ + 1;
-  Plan plan = PlanCommit(state, reserved, std::max<uint64_t>(high_water_, 2), txid);
-  for (const PageWrite& write : plan.writes) {
-    absl::StatusOr<size_t> written = disk_->Pwrite(fd_, write.id * kPageSize, write.bytes);
-    if (!written.ok()) return written.status();
+  Changes changes;
+  for (const auto& [name, tree] : buckets_) {
+    if (!state.contains(name)) changes[name].remove = true;
   }
-  if (absl::Status s = disk_->Fdatasync(fd_); !s.ok()) return s;
+  for (const auto& [name, bucket] : state) {
+    BucketChange& change = changes[name];
+    const Bucket current = ReadBucket(name);
+    for (const auto& [key, value] : bucket) {
+      auto it = current.find(key);
+      if (it == current.end() || it->second != value) change.keys.emplace(key, value);
+    }
+    for (const auto& [key, value] : current) {
+      if (!bucket.contains(key)) change.keys.emplace(key, std::nullopt);
+    }
+  }
+  return Commit(changes);
+}
+
+absl::Status Db::Commit(const Changes& changes) {
+  const uint64_t txid = txid_ + 1;
+  Transaction txn(&free_, high_water_);
+  std::map<std::string, BucketTree> buckets = buckets_;
+  if (freelist_page_.has_value()) txn.FreePages(*freelist_page_, 1);
+  txn.FreeTree(*root_tree_);
+  const NodePtr root_tree = PlanCommit(txn, buckets, changes);
+  std::vector<PageWrite>& writes = txn.writes();
+  std::sort(writes.begin(), writes.end(), [](const PageWrite& a, const PageWrite& b) { return a.id < b.id; });
+  auto fail = [&](absl::Status status) {
+    txn.Rollback();
+    return status;
+  };
+  for (const PageWrite& write : writes) {
+    absl::StatusOr<size_t> written = disk_->Pwrite(fd_, write.id * kPageSize, write.bytes);
+    if (!written.ok()) return fail(written.status());
+  }
+  if (absl::Status s = disk_->Fdatasync(fd_); !s.ok()) return fail(s);
+  Meta meta;
+  meta.root = root_tree->pgid;
+  meta.freelist = kNoFreelist;
+  meta.pgid = txn.high_water();
+  meta.txid = txid;
   std::string meta_page(kPageSize, '\0');
-  WriteMetaPage(meta_page, 0, txid % 2, plan.meta);
+  WriteMetaPage(meta_page, 0, txid % 2, meta);
   absl::StatusOr<size_t> written = disk_->Pwrite(fd_, (txid % 2) * kPageSize, meta_page);
-  if (!written.ok()) return written.status();
-  if (absl::Status s = disk_->Fdatasync(fd_); !s.ok()) return s;
+  if (!written.ok()) return fail(written.status());
+  if (absl::Status s = disk_->Fdatasync(fd_); !s.ok()) return fail(s);
+  txn.Finish();
   txid_ = txid;
-  high_water_ = plan.meta.pgid;
-  tree_pages_ = std::move(plan.pages);
-  buckets_ = state;
+  high_water_ = meta.pgid;
+  buckets_ = std::move(buckets);
+  root_tree_ = root_tree;
+  freelist_page_.reset();
+  last_commit_pages_ = 0;
+  for (const PageWrite& write : writes) last_commit_pages_ += write.bytes.size() / kPageSize;
   return absl::OkStatus();
 }
 

@@ -20,12 +20,17 @@
 // page must carry the freelist flag or bbolt panics; touching a page past the
 // end of the file is a SIGBUS, as with bbolt's mmap.
 //
-// Commits rewrite the whole tree into pages the current tree does not use
-// (writing past the end extends the file), fdatasync, then write the meta
-// page (txid % 2) and fdatasync: only the init write is exposed to a torn
-// write (etcd #16596). Like etcd 3.4 (NoFreelistSync), commits write no
-// freelist page: the meta's freelist is 0xffffffffffffffff and readers
-// rebuild it by scanning. The init image still carries its freelist page.
+// Commits are bbolt's copy-on-write: the leaves a transaction changed are
+// rewritten (split when over a page, merged with a neighbour when under a
+// quarter of one), then every branch above them up to the bucket's root, and
+// the root bucket; unchanged pages stay where they are. New pages come from
+// the lowest free ones (pages the previous transaction's tree no longer
+// uses), or extend the file. The pages are written in id order, fdatasync,
+// then the meta page (txid % 2), fdatasync: only the init write is exposed
+// to a torn write (etcd #16596). Like etcd 3.4 (NoFreelistSync), commits
+// write no freelist page: the meta's freelist is 0xffffffffffffffff and
+// readers rebuild it by scanning. The init image still carries its freelist
+// page. A commit costs in proportion to what it changed, not to the db.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +52,22 @@ inline constexpr uint32_t kVersion = 2;
 
 using Bucket = std::map<std::string, std::string>;
 using Buckets = std::map<std::string, Bucket>;
+
+// One transaction's changes to a bucket: keys set (a value) or deleted
+// (nullopt). `clear` drops every key first; `remove` drops the bucket.
+// Naming a bucket creates it.
+struct BucketChange {
+  bool clear = false;
+  bool remove = false;
+  std::map<std::string, std::optional<std::string>> keys;
+};
+using Changes = std::map<std::string, BucketChange>;
+
+struct Node;  // a page of the tree, in memory (bbolt.cc)
+struct BucketTree {
+  std::shared_ptr<Node> root;  // a leaf with pgid 0 is an inline bucket
+  uint64_t sequence = 0;
+};
 
 // The 16384 bytes bbolt writes into an empty file.
 std::string InitImage();
@@ -87,22 +108,35 @@ class Db {
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
 
-  const Buckets& buckets() const { return buckets_; }
+  // Everything in the db, or one bucket (empty if absent), read from the
+  // in-memory copy of the committed tree.
+  Buckets Read() const;
+  Bucket ReadBucket(const std::string& name) const;
   uint64_t txid() const { return txid_; }
-  // Writes `state` as the next transaction. A disk error (EIO, full disk)
+  // Writes `changes` as the next transaction. A disk error (EIO, full disk)
   // leaves the previous transaction in place, as bbolt's rollback does.
+  absl::Status Commit(const Changes& changes);
+  // Writes `state` as the next transaction: its difference with the
+  // current state (buckets absent from `state` are removed).
   absl::Status Commit(const Buckets& state);
 
+  // What the last successful commit wrote (tree pages, without the meta).
+  uint64_t last_commit_pages() const { return last_commit_pages_; }
+  uint64_t high_water() const { return high_water_; }
+
  private:
-  Db(sim::Disk* disk, std::string path, int fd) : disk_(disk), path_(std::move(path)), fd_(fd) {}
+  Db(sim::Disk* disk, std::string path, int fd);
 
   sim::Disk* disk_;
   std::string path_;
   int fd_;
   uint64_t txid_ = 0;
-  uint64_t high_water_ = 0;           // meta.pgid
-  std::vector<uint64_t> tree_pages_;  // pages the current tree and freelist use
-  Buckets buckets_;
+  uint64_t high_water_ = 0;              // meta.pgid
+  std::map<std::string, BucketTree> buckets_;
+  std::shared_ptr<Node> root_tree_;     // the root bucket's pages
+  std::set<uint64_t> free_;             // pages below the high water no tree uses
+  std::optional<uint64_t> freelist_page_;  // the init image's, until the first commit
+  uint64_t last_commit_pages_ = 0;
 };
 
 // Parses a whole image without a disk (for tests and tools): the buckets,

@@ -86,6 +86,7 @@ std::optional<KeyValue> KvStore::Write::Put(const std::string& key, const std::s
     kv.set_create_revision(revision.main);
     kv.set_version(1);
   }
+  store_->backend_changes_[RevisionKey(revision, false)] = kv.SerializeAsString();
   store_->keys_[key].push_back({revision, false, kv});
   etcd_dst::etcd::Event event;
   event.set_type(etcd_dst::etcd::Event::PUT);
@@ -103,7 +104,9 @@ std::vector<KeyValue> KvStore::Write::DeleteRange(const std::string& key, const 
     deleted.push_back(current->kv);
     KeyValue tombstone;
     tombstone.set_key(name);
-    store_->keys_[name].push_back({{store_->revision_ + 1, sub_++}, true, tombstone});
+    const Revision revision{store_->revision_ + 1, sub_++};
+    store_->backend_changes_[RevisionKey(revision, true)] = tombstone.SerializeAsString();
+    store_->keys_[name].push_back({revision, true, tombstone});
     etcd_dst::etcd::Event event;
     event.set_type(etcd_dst::etcd::Event::DELETE);
     *event.mutable_kv() = tombstone;
@@ -170,6 +173,7 @@ absl::Status KvStore::Compact(int64_t revision) {
     if (!versions.empty() && versions[keep_from].revision.main <= revision && versions[keep_from].tombstone) {
       ++keep_from;
     }
+    for (size_t i = 0; i < keep_from; ++i) backend_changes_[RevisionKey(versions[i].revision, versions[i].tombstone)] = std::nullopt;
     versions.erase(versions.begin(), versions.begin() + static_cast<std::ptrdiff_t>(keep_from));
     it = versions.empty() ? keys_.erase(it) : std::next(it);
   }
@@ -236,7 +240,11 @@ void KvStore::ToBuckets(bbolt::Buckets* buckets) const {
       key_bucket[RevisionKey(version.revision, version.tombstone)] = version.kv.SerializeAsString();
     }
   }
-  bbolt::Bucket& meta = (*buckets)["meta"];
+  for (auto& [key, value] : MetaBucket()) (*buckets)["meta"][key] = std::move(value);
+}
+
+bbolt::Bucket KvStore::MetaBucket() const {
+  bbolt::Bucket meta;
   std::string index;
   PutBigEndian(index, consistent_index_);
   meta["consistent_index"] = index;
@@ -244,6 +252,18 @@ void KvStore::ToBuckets(bbolt::Buckets* buckets) const {
     meta["finishedCompactRev"] = RevisionKey({compacted_, 0}, false);
     meta["scheduledCompactRev"] = RevisionKey({compacted_, 0}, false);
   }
+  return meta;
+}
+
+void KvStore::TakeBackendChanges(bbolt::Changes* changes) {
+  std::map<std::string, std::optional<std::string>>& keys = (*changes)["key"].keys;
+  if (keys.empty()) {
+    keys.swap(backend_changes_);
+  } else {
+    for (auto& [key, value] : backend_changes_) keys[key] = std::move(value);
+    backend_changes_.clear();
+  }
+  for (auto& [key, value] : MetaBucket()) (*changes)["meta"].keys[key] = std::move(value);
 }
 
 absl::StatusOr<KvStore> KvStore::FromBuckets(const bbolt::Buckets& buckets) {
@@ -269,20 +289,10 @@ absl::StatusOr<KvStore> KvStore::FromBuckets(const bbolt::Buckets& buckets) {
     store.keys_[version.kv.key()].push_back(std::move(version));
   }
   // Revision keys sort by (main, sub), so each key's versions are in order.
+  // A compaction can remove the newest revision's tombstone: mvcc's restore
+  // never goes below the compacted revision.
+  store.revision_ = std::max(store.revision_, store.compacted_);
   return store;
-}
-
-std::string KvStore::Serialize() const {
-  bbolt::Buckets buckets;
-  ToBuckets(&buckets);
-  // As a bbolt image: the same format the backend and snapshots use.
-  return bbolt::BuildImage(buckets, 1);
-}
-
-absl::StatusOr<KvStore> KvStore::Deserialize(std::string_view data) {
-  const bbolt::ParsedImage parsed = bbolt::ParseImage(std::string(data), "snapshot");
-  if (parsed.failure.has_value()) return absl::DataLossError(parsed.failure->etcd_error);
-  return FromBuckets(parsed.buckets);
 }
 
 }  // namespace model::etcd

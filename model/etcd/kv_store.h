@@ -68,10 +68,10 @@ class KvStore {
 
   // The bbolt buckets for this state (besides membership).
   void ToBuckets(bbolt::Buckets* buckets) const;
+  // What changed in the "key" and "meta" buckets since the last call (or
+  // since FromBuckets), for the backend's next commit.
+  void TakeBackendChanges(bbolt::Changes* changes);
   static absl::StatusOr<KvStore> FromBuckets(const bbolt::Buckets& buckets);
-  // The whole state, for raft snapshots.
-  std::string Serialize() const;
-  static absl::StatusOr<KvStore> Deserialize(std::string_view data);
 
  private:
   struct Version {
@@ -79,6 +79,7 @@ class KvStore {
     bool tombstone = false;
     KeyValue kv;
   };
+  bbolt::Bucket MetaBucket() const;  // consistent index and compaction revisions
   std::vector<std::string> KeysIn(const std::string& key, const std::string& range_end) const;
   const Version* VersionAt(const std::string& key, int64_t at) const;
   bool CompareMatches(const etcd_dst::etcd::Compare& compare) const;
@@ -93,6 +94,7 @@ class KvStore {
   int64_t compacted_ = 0;
   uint64_t consistent_index_ = 0;
   std::vector<etcd_dst::etcd::Event> events_;
+  std::map<std::string, std::optional<std::string>> backend_changes_;  // revision key -> value, or deleted
 };
 
 }  // namespace model::etcd

@@ -101,11 +101,12 @@ absl::Status EtcdServer::Bootstrap() {
   if (!opened.ok()) return absl::InternalError(fmt::format("cannot open database: {}", std::string(opened.status().message())));
   if (opened->failure.has_value()) return absl::InternalError(opened->failure->etcd_error);
   db_ = std::move(opened->db);
-  absl::StatusOr<KvStore> kv = KvStore::FromBuckets(db_->buckets());
+  const bbolt::Buckets backend = db_->Read();
+  absl::StatusOr<KvStore> kv = KvStore::FromBuckets(backend);
   if (!kv.ok()) return absl::InternalError(fmt::format("failed to recover mvcc store: {}", std::string(kv.status().message())));
   kv_ = *std::move(kv);
-  LoadLeases(db_->buckets());
-  if (auto leases = db_->buckets().find("lease"); leases != db_->buckets().end()) {
+  LoadLeases(backend);
+  if (auto leases = backend.find("lease"); leases != backend.end()) {
     lease_records_ = std::map<std::string, std::string>(leases->second.begin(), leases->second.end());
   }
 

@@ -141,8 +141,12 @@ class EtcdServer {
   void StopRemoved(const std::string& reason);
   void ApplyNormal(const raftpb::Entry& entry);
   void MaybeSnapshot();
-  void CommitBackend();
+  // Commits what changed since the last commit (with `whole`, the whole
+  // state: after the store was replaced).
+  void CommitBackend(bool whole = false);
+  // The backend's whole state, and the buckets besides "key" and "meta".
   bbolt::Buckets Buckets() const;
+  bbolt::Buckets SmallBuckets() const;
   void BackendLoop();
   void Publish();
   void SendRaftMessage(const raft::Message& message);

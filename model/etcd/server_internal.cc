@@ -149,10 +149,10 @@ bool DecodeV2Request(std::string_view data, V2Request* r) {
   return parsed && saw_method;
 }
 
-std::string SnapshotData(const Cluster& cluster, const std::string& kv_state) {
+std::string SnapshotData(const Cluster& cluster, const std::string& backend) {
   std::string out;
   pb::PutBytes(out, 1, cluster.SerializeV2Store());
-  pb::PutBytes(out, 2, kv_state);
+  pb::PutBytes(out, 2, backend);
   return out;
 }
 
@@ -168,7 +168,7 @@ absl::StatusOr<LoadedSnapshot> ParseSnapshotData(const raft::Snapshot& snapshot)
           cluster_status = cluster.status();
           if (cluster.ok()) loaded.cluster = *std::move(cluster);
         } else if (field == 2) {
-          loaded.kv_state = std::move(bytes);
+          loaded.backend = std::move(bytes);
         }
         return cluster_status.ok();
       });

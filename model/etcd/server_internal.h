@@ -64,9 +64,9 @@ bool DecodePeerFrame(const std::string& frame, ClusterId* cluster, raft::Message
 struct LoadedSnapshot {
   raft::Snapshot snapshot;
   Cluster cluster;
-  std::string kv_state;
+  std::string backend;
 };
-std::string SnapshotData(const Cluster& cluster, const std::string& kv_state);
+std::string SnapshotData(const Cluster& cluster, const std::string& backend);
 absl::Status SaveSnapshotFile(sim::Disk* disk, const std::string& snap_dir, const raft::Snapshot& snapshot);
 // The newest valid snapshot; broken files are renamed *.broken. NotFound if none.
 absl::StatusOr<LoadedSnapshot> LoadNewestSnapshot(sim::Disk* disk, const std::string& snap_dir);

@@ -75,16 +75,27 @@ void EtcdServer::ProcessReady() {
     }
     cluster_ = loaded->cluster;
     applied_ = loaded->cluster;
-    absl::StatusOr<KvStore> kv = KvStore::Deserialize(loaded->kv_state);
+    // The snapshot carries the leader's backend (etcd sends its db file):
+    // the mvcc store and the leases both come from it (lessor.Recover).
+    const bbolt::ParsedImage backend = bbolt::ParseImage(loaded->backend, "snapshot");
+    absl::StatusOr<KvStore> kv = backend.failure.has_value()
+                                     ? absl::DataLossError(backend.failure->etcd_error)
+                                     : KvStore::FromBuckets(backend.buckets);
     if (!kv.ok()) {
       Fatal(fmt::format("failed to restore mvcc store: {}", std::string(kv.status().message())));
       return;
     }
     kv_ = *std::move(kv);
     kv_.set_consistent_index(snapshot.index);
+    leases_.clear();
+    lease_records_.clear();
+    LoadLeases(backend.buckets);
+    if (auto leases = backend.buckets.find("lease"); leases != backend.buckets.end()) {
+      lease_records_ = std::map<std::string, std::string>(leases->second.begin(), leases->second.end());
+    }
     snapshot_index_ = snapshot.index;
     backend_dirty_ = true;
-    CommitBackend();
+    CommitBackend(/*whole=*/true);
     for (const auto& [member, info] : cluster_.members()) EnsurePeer(member);
     sim::TraceEvent("SnapshotApplied").Detail("member", config_.name).Detail("index", snapshot.index);
   }
@@ -329,7 +340,7 @@ void EtcdServer::MaybeSnapshot() {
   snapshot.index = raft_->applied();
   snapshot.term = raft_->TermAt(snapshot.index).value_or(raft_->term());
   snapshot.conf = raft_->conf();
-  snapshot.data = internal::SnapshotData(cluster_, kv_.Serialize());
+  snapshot.data = internal::SnapshotData(cluster_, bbolt::BuildImage(Buckets(), 1));
   CommitBackend();
   if (state_ != State::kRunning) return;
   if (absl::Status s = internal::SaveSnapshotFile(disk_, config_.data_dir + "/member/snap", snapshot); !s.ok()) {
@@ -347,29 +358,62 @@ void EtcdServer::MaybeSnapshot() {
   sim::TraceEvent("SnapshotSaved").Detail("member", config_.name).Detail("index", snapshot.index);
 }
 
-bbolt::Buckets EtcdServer::Buckets() const {
-  bbolt::Buckets buckets = db_->buckets();
-  for (const char* name : {"alarm", "auth", "authRoles", "authUsers", "cluster", "lease", "members", "members_removed"}) {
-    buckets[name];
+namespace {
+constexpr const char* kSmallBuckets[] = {"alarm", "auth", "authRoles", "authUsers", "cluster", "lease", "members",
+                                         "members_removed"};
+
+// The changes that make `current` equal `wanted`.
+void Diff(const bbolt::Bucket& current, const bbolt::Bucket& wanted, bbolt::BucketChange* change) {
+  for (const auto& [key, value] : wanted) {
+    auto it = current.find(key);
+    if (it == current.end() || it->second != value) change->keys[key] = value;
   }
-  kv_.ToBuckets(&buckets);
+  for (const auto& [key, value] : current) {
+    if (!wanted.contains(key)) change->keys[key] = std::nullopt;
+  }
+}
+}  // namespace
+
+bbolt::Buckets EtcdServer::SmallBuckets() const {
+  bbolt::Buckets buckets;
+  for (const char* name : kSmallBuckets) buckets[name];
   bbolt::Bucket& members = buckets["members"];
-  members.clear();
   for (const auto& [id, member] : cluster_.members()) members[FormatId(id)] = MemberToJson(member);
   bbolt::Bucket& removed = buckets["members_removed"];
-  removed.clear();
   for (MemberId id : cluster_.removed()) removed[FormatId(id)] = "removed";
   if (!cluster_.version().empty()) buckets["cluster"]["clusterVersion"] = cluster_.version();
   buckets["lease"] = bbolt::Bucket(lease_records_.begin(), lease_records_.end());
   return buckets;
 }
 
-void EtcdServer::CommitBackend() {
+bbolt::Buckets EtcdServer::Buckets() const {
+  bbolt::Buckets buckets = db_->Read();
+  kv_.ToBuckets(&buckets);
+  for (auto& [name, bucket] : SmallBuckets()) buckets[name] = std::move(bucket);
+  return buckets;
+}
+
+void EtcdServer::CommitBackend(bool whole) {
   while (committing_) sim::WaitOn(commit_waiters_, sim::SimTime::Max());
   committing_ = true;
-  const bbolt::Buckets buckets = Buckets();
+  absl::Status committed;
   backend_dirty_ = false;
-  absl::Status committed = db_->Commit(buckets);
+  if (whole) {
+    // The store was replaced (a snapshot from the leader): the db follows.
+    committed = db_->Commit(Buckets());
+  } else {
+    // What changed since the last commit: the new revisions and the small
+    // buckets' differences; bbolt rewrites only the pages they touch.
+    bbolt::Changes changes;
+    kv_.TakeBackendChanges(&changes);
+    bbolt::Buckets small = SmallBuckets();
+    for (const auto& [name, wanted] : small) {
+      bbolt::BucketChange& change = changes[name];
+      const bbolt::Bucket current = db_->ReadBucket(name);
+      if (current != wanted) Diff(current, wanted, &change);
+    }
+    committed = db_->Commit(changes);
+  }
   committing_ = false;
   sim::NotifyAll(commit_waiters_);
   if (!committed.ok()) Fatal(fmt::format("failed to commit txn: {}", std::string(committed.message())));

@@ -15,6 +15,8 @@
 
 #include "fmt/format.h"
 #include "model/bbolt.h"
+#include "sim/disk.h"
+#include "sim/simulation.h"
 
 namespace {
 
@@ -28,11 +30,51 @@ Buckets TestBuckets(int keys) {
   return state;
 }
 
+// A db written the way etcd's backend writes it: 80 incremental commits on
+// the simulated disk that add keys, overwrite and delete some (leaves split,
+// merge and move to freed pages). Returns the file and the bucket's final
+// number of keys.
+std::pair<std::string, size_t> IncrementalImage() {
+  sim::Simulation simulation({.seed = 1, .workload = "bbolt-images"});
+  sim::Disk disk(&simulation, "images");
+  std::string image;
+  size_t keys = 0;
+  simulation.scheduler().Spawn(nullptr, "writer", [&] {
+    auto opened = model::bbolt::Db::Open(&disk, "db");
+    if (!opened.ok() || opened->db == nullptr) std::abort();
+    model::bbolt::Bucket reference;
+    for (int round = 0; round < 80; ++round) {
+      model::bbolt::Changes changes;
+      for (int i = 0; i < 150; ++i) {
+        const std::string key = fmt::format("key-{:08d}", (round * 150 + i) * 7 % 9000);
+        if (i % 4 == 3) {
+          changes["conformance"].keys[key] = std::nullopt;
+          reference.erase(key);
+        } else {
+          const std::string value(60 + (round + i) % 200, static_cast<char>('a' + round % 26));
+          changes["conformance"].keys[key] = value;
+          reference[key] = value;
+        }
+      }
+      changes["conformance-inline"].keys["round"] = std::to_string(round);
+      if (!opened->db->Commit(changes).ok()) std::abort();
+    }
+    keys = reference.size();
+    opened->db.reset();
+    absl::StatusOr<int> fd = disk.Open("db");
+    image = *disk.Pread(*fd, 0, UINT64_MAX);
+    (void)disk.Close(*fd);
+  });
+  simulation.scheduler().Run();
+  simulation.Shutdown();
+  return {image, keys};
+}
+
 int Write(const std::string& dir) {
   const std::string full = model::bbolt::InitImage();
   std::string meta0_zeroed = full;
   std::fill(meta0_zeroed.begin(), meta0_zeroed.begin() + 4096, '\0');
-  const std::vector<std::pair<std::string, std::string>> cases = {
+  std::vector<std::pair<std::string, std::string>> cases = {
       {"whole-init", full},
       {"empty", ""},
       {"first-4096", full.substr(0, 4096)},
@@ -43,6 +85,9 @@ int Write(const std::string& dir) {
       {"meta0-zeroed", meta0_zeroed},
       {"model-committed", model::bbolt::BuildImage(TestBuckets(2000), 5)},
   };
+  const auto [incremental, incremental_keys] = IncrementalImage();
+  cases.push_back({"model-incremental", incremental});
+  std::ofstream(dir + "/incremental_keys.txt") << incremental_keys << "\n";
   std::ofstream expected(dir + "/expected.txt");
   for (const auto& [name, image] : cases) {
     const std::string snap = dir + "/" + name + "/member/snap";
