@@ -150,6 +150,7 @@ class EtcdServer {
   void BackendLoop();
   void Publish();
   void SendRaftMessage(const raft::Message& message);
+  void QueuePeerFrame(const raft::Message& message);
   void OnPeerMessage(raft::Message message);
 
   // Proposals (server_api.cc).

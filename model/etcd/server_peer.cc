@@ -74,6 +74,23 @@ void EtcdServer::OnPeerMessage(raft::Message message) {
 }
 
 void EtcdServer::SendRaftMessage(const raft::Message& message) {
+  if (message.type == raft::MessageType::kSnapshot) {
+    // createMergedSnapshotMessage: the snapshot's v2 store with this
+    // member's whole backend as it is now (committed first, as
+    // backend.Snapshot does).
+    absl::StatusOr<internal::LoadedSnapshot> loaded = internal::ParseSnapshotData(message.snapshot);
+    if (!loaded.ok()) return;
+    CommitBackend();
+    if (state_ != State::kRunning) return;
+    raft::Message merged = message;
+    merged.snapshot.data = internal::SnapshotData(loaded->cluster, bbolt::BuildImage(Buckets(), db_->txid()));
+    QueuePeerFrame(merged);
+    return;
+  }
+  QueuePeerFrame(message);
+}
+
+void EtcdServer::QueuePeerFrame(const raft::Message& message) {
   auto it = peers_.find(message.to);
   if (it == peers_.end() || it->second->removed) return;
   (void)it->second->queue->TrySend(internal::EncodePeerFrame(cluster_.id(), message));

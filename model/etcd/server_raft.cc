@@ -75,8 +75,9 @@ void EtcdServer::ProcessReady() {
     }
     cluster_ = loaded->cluster;
     applied_ = loaded->cluster;
-    // The snapshot carries the leader's backend (etcd sends its db file):
-    // the mvcc store and the leases both come from it (lessor.Recover).
+    // The message carried the leader's backend (etcd sends its db file
+    // beside the snapshot): the mvcc store and the leases both come from it
+    // (lessor.Recover).
     const bbolt::ParsedImage backend = bbolt::ParseImage(loaded->backend, "snapshot");
     absl::StatusOr<KvStore> kv = backend.failure.has_value()
                                      ? absl::DataLossError(backend.failure->etcd_error)
@@ -86,7 +87,9 @@ void EtcdServer::ProcessReady() {
       return;
     }
     kv_ = *std::move(kv);
-    kv_.set_consistent_index(snapshot.index);
+    // The db is the leader's at the time it sent it, at or past the
+    // snapshot: entries it already holds are skipped by the consistent index.
+    kv_.set_consistent_index(std::max(kv_.consistent_index(), snapshot.index));
     leases_.clear();
     lease_records_.clear();
     LoadLeases(backend.buckets);
@@ -340,7 +343,9 @@ void EtcdServer::MaybeSnapshot() {
   snapshot.index = raft_->applied();
   snapshot.term = raft_->TermAt(snapshot.index).value_or(raft_->term());
   snapshot.conf = raft_->conf();
-  snapshot.data = internal::SnapshotData(cluster_, bbolt::BuildImage(Buckets(), 1));
+  // etcd's raft snapshot holds the v2 store (membership) only; the backend
+  // goes to a follower beside it when the snapshot is sent (SendRaftMessage).
+  snapshot.data = internal::SnapshotData(cluster_, "");
   CommitBackend();
   if (state_ != State::kRunning) return;
   if (absl::Status s = internal::SaveSnapshotFile(disk_, config_.data_dir + "/member/snap", snapshot); !s.ok()) {
