@@ -134,11 +134,12 @@ class BackupRestoreWorkload : public Workload {
     replicas_ = options.members;
     cluster_ = std::make_unique<cluster::EtcdCluster>(&simulation, options);
     // A restore as BR does it always yields cluster cdf818194e3a8c32: the
-    // processes started after the n-th restore belong to its lineage.
+    // processes started after the n-th restore (of any BR process) belong to
+    // its lineage.
     raft_safety_ = std::make_unique<RaftSafety>(cluster_.get(), &properties, [this](size_t k) {
       uint64_t restores = 0;
       for (const auto& [ordinal, br] : cluster_->AllBackupRestores()) {
-        restores += !br->restored_from().empty() && br->restored_at() <= cluster_->StartedAt(k);
+        for (sim::SimTime at : br->restore_times()) restores += at <= cluster_->StartedAt(k);
       }
       return restores;
     });

@@ -113,6 +113,7 @@ absl::Status Initializer::RestoreCorruptData(const std::optional<std::vector<Sna
   if (restored.ok()) {
     restored_from_ = set.full->Name();
     restored_at_ = process_.Now();
+    restore_times_.push_back(restored_at_);
   }
   return restored;
 }

@@ -55,6 +55,9 @@ class Initializer {
   // (br-fixed F3) found its unstarted entry there: it must start `existing`.
   bool joins_existing() const { return added_learner_ || joins_unstarted_entry_; }
   sim::SimTime restored_at() const { return restored_at_; }
+  // When each restore of this process finished (a process may restore more
+  // than once: each Initialize that finds the data dir corrupt restores).
+  const std::vector<sim::SimTime>& restore_times() const { return restore_times_; }
 
  private:
   absl::Status RestoreCorruptData(const std::optional<std::vector<Snapshot>>& listed);
@@ -78,6 +81,7 @@ class Initializer {
   bool added_learner_ = false;
   bool joins_unstarted_entry_ = false;
   sim::SimTime restored_at_;
+  std::vector<sim::SimTime> restore_times_;
 };
 
 }  // namespace model::br

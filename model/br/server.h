@@ -57,6 +57,9 @@ class BackupRestore {
   // The snapshot this process restored its data dir from, if it did.
   std::string restored_from() const { return initializer_ ? initializer_->restored_from() : ""; }
   sim::SimTime restored_at() const { return initializer_ ? initializer_->restored_at() : sim::SimTime::Zero(); }
+  std::vector<sim::SimTime> restore_times() const {
+    return initializer_ ? initializer_->restore_times() : std::vector<sim::SimTime>{};
+  }
 
  private:
   enum class State { kFollower, kLeader, kUnknown };

@@ -1,5 +1,6 @@
 #include "model/br/validator.h"
 
+#include "absl/strings/match.h"
 #include "fmt/format.h"
 #include "model/bbolt.h"
 #include "model/br/log.h"
@@ -227,6 +228,13 @@ absl::StatusOr<DataDirStatus> Validator::Validate(ValidationMode mode, std::opti
   if (*status != DataDirStatus::kValid) return CheckStatus(*status, listed);
   if (mode == ValidationMode::kFull) {
     if (absl::Status s = CheckForDataCorruption(); !s.ok()) {
+      // br-fixed F7: a read that failed (EIO) says nothing about the data;
+      // calling it corrupt makes a single member restore from the bucket and
+      // drop every write since the last delta. Fail, and be asked again.
+      if (options_.profile == Profile::kFixed && absl::StrContains(s.message(), "input/output error")) {
+        Log(kActor, fmt::format("Data directory could not be read, not judged: {}", std::string(s.message())));
+        return absl::UnavailableError(fmt::format("failed to verify the data directory: {}", std::string(s.message())));
+      }
       Log(kActor, fmt::format("Data directory corrupt. {}", std::string(s.message())));
       return DataDirStatus::kCorrupt;
     }
