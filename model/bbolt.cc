@@ -278,7 +278,6 @@ class Transaction {
     }
     // A branch: each child takes the changes from its key up to the next child's.
     std::vector<NodePtr> children;
-    std::vector<bool> fresh;
     Change change = begin;
     for (size_t i = 0; i < node->children.size(); ++i) {
       Change stop = change;
@@ -306,16 +305,12 @@ class Transaction {
   void Rebalance(std::vector<NodePtr>& nodes, double fill) {
     for (size_t i = 0; i < nodes.size();) {
       Node& node = *nodes[i];
-      if (node.pgid != 0 || node.size >= kPageSize / 4 || nodes.size() == 1) {
-        if (node.pgid == 0 && node.items.empty()) {
-          nodes.erase(nodes.begin() + static_cast<std::ptrdiff_t>(i));
-          continue;
-        }
-        ++i;
+      if (node.pgid == 0 && node.items.empty()) {
+        nodes.erase(nodes.begin() + static_cast<std::ptrdiff_t>(i));
         continue;
       }
-      if (node.items.empty()) {
-        nodes.erase(nodes.begin() + static_cast<std::ptrdiff_t>(i));
+      if (node.pgid != 0 || node.size >= kPageSize / 4 || nodes.size() == 1) {
+        ++i;
         continue;
       }
       const size_t left = i + 1 < nodes.size() ? i : i - 1;
@@ -561,6 +556,8 @@ ParsedImage ParseImage(const std::string& image, const std::string& path_for_err
     meta = ReadMeta(image, error0.empty() ? 0 : kPageSize);
   }
   parsed.txid = meta.txid;
+  parsed.root = meta.root;
+  if (meta.freelist != kNoFreelist) parsed.freelist = meta.freelist;
   // loadFreelist: a synced freelist page must be there (else SIGBUS) and be
   // a freelist (else panic). Without one, bbolt scans instead.
   if (meta.freelist != kNoFreelist) {
@@ -764,15 +761,7 @@ absl::StatusOr<Db::OpenResult> Db::Open(sim::Disk* disk, const std::string& path
   db->txid_ = parsed.txid;
   db->high_water_ = std::max<uint64_t>(parsed.high_water, 2);
   // The trees, as nodes. ParseImage read the same pages, so they load.
-  const Meta meta = [&] {
-    const bool valid0 = Validate(*image, 0).empty(), valid1 = Validate(*image, kPageSize).empty();
-    if (valid0 && valid1) {
-      const Meta m0 = ReadMeta(*image, 0), m1 = ReadMeta(*image, kPageSize);
-      return m1.txid > m0.txid ? m1 : m0;
-    }
-    return ReadMeta(*image, valid0 ? 0 : kPageSize);
-  }();
-  db->root_tree_ = LoadNode(*image, meta.root, 0);
+  db->root_tree_ = LoadNode(*image, parsed.root, 0);
   if (db->root_tree_ == nullptr) return absl::DataLossError(fmt::format("{}: the root bucket does not load", path));
   std::vector<const Node*> leaves = {db->root_tree_.get()};
   for (size_t i = 0; i < leaves.size(); ++i) {
@@ -797,7 +786,7 @@ absl::StatusOr<Db::OpenResult> Db::Open(sim::Disk* disk, const std::string& path
     if (!parsed.live_pages.contains(page)) db->free_.insert(page);
   }
   // bbolt's init image has a freelist page; the first commit frees it.
-  if (meta.freelist != kNoFreelist) db->freelist_page_ = meta.freelist;
+  db->freelist_page_ = parsed.freelist;
   result.db = std::move(db);
   return result;
 }
@@ -816,22 +805,30 @@ Bucket Db::ReadBucket(const std::string& name) const {
   return bucket;
 }
 
+std::vector<std::string> Db::BucketNames() const {
+  std::vector<std::string> names;
+  for (const auto& [name, bucket] : buckets_) names.push_back(name);
+  return names;
+}
+
+BucketChange Diff(const Bucket& current, const Bucket& wanted) {
+  BucketChange change;
+  for (const auto& [key, value] : wanted) {
+    auto it = current.find(key);
+    if (it == current.end() || it->second != value) change.keys.emplace(key, value);
+  }
+  for (const auto& [key, value] : current) {
+    if (!wanted.contains(key)) change.keys.emplace(key, std::nullopt);
+  }
+  return change;
+}
+
 absl::Status Db::Commit(const Buckets& state) {
   Changes changes;
   for (const auto& [name, tree] : buckets_) {
     if (!state.contains(name)) changes[name].remove = true;
   }
-  for (const auto& [name, bucket] : state) {
-    BucketChange& change = changes[name];
-    const Bucket current = ReadBucket(name);
-    for (const auto& [key, value] : bucket) {
-      auto it = current.find(key);
-      if (it == current.end() || it->second != value) change.keys.emplace(key, value);
-    }
-    for (const auto& [key, value] : current) {
-      if (!bucket.contains(key)) change.keys.emplace(key, std::nullopt);
-    }
-  }
+  for (const auto& [name, bucket] : state) changes[name] = Diff(ReadBucket(name), bucket);
   return Commit(changes);
 }
 

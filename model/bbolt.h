@@ -62,6 +62,8 @@ struct BucketChange {
   std::map<std::string, std::optional<std::string>> keys;
 };
 using Changes = std::map<std::string, BucketChange>;
+// The change that makes `current` equal `wanted`.
+BucketChange Diff(const Bucket& current, const Bucket& wanted);
 
 struct Node;  // a page of the tree, in memory (bbolt.cc)
 struct BucketTree {
@@ -112,6 +114,7 @@ class Db {
   // in-memory copy of the committed tree.
   Buckets Read() const;
   Bucket ReadBucket(const std::string& name) const;
+  std::vector<std::string> BucketNames() const;
   uint64_t txid() const { return txid_; }
   // Writes `changes` as the next transaction. A disk error (EIO, full disk)
   // leaves the previous transaction in place, as bbolt's rollback does.
@@ -146,6 +149,8 @@ struct ParsedImage {
   Buckets buckets;
   uint64_t txid = 0;
   uint64_t high_water = 0;           // meta.pgid
+  uint64_t root = 0;                 // meta.root: the root bucket's page
+  std::optional<uint64_t> freelist;  // meta.freelist, unless the meta says none was synced
   std::set<uint64_t> live_pages;     // pages the chosen meta's tree (and freelist) use
 };
 ParsedImage ParseImage(const std::string& image, const std::string& path_for_errors);

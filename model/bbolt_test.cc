@@ -246,7 +246,7 @@ TEST(BboltTest, IncrementalCommitsMatchAReferenceMap) {
           const std::string key = fmt::format("{:08x}", rng.UniformBelow(3000));
           if (rng.Chance(1, 4)) {
             changes[bucket].keys[key] = std::nullopt;
-            if (auto it = changes[bucket].keys.find(key); it != changes[bucket].keys.end()) reference[bucket].erase(key);
+            reference[bucket].erase(key);
           } else {
             const size_t size = rng.Chance(1, 50) ? rng.UniformIn(4000, 9000) : rng.UniformIn(1, 120);
             const std::string value(size, static_cast<char>('a' + rng.UniformBelow(26)));

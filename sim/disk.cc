@@ -316,8 +316,8 @@ absl::StatusOr<std::string> Disk::Pread(int fd, uint64_t offset, uint64_t length
   auto file = Descriptor(fd);
   if (!file.ok()) return file.status();
   if (read_error_per_million_ > 0 && rng_->Chance(read_error_per_million_, 1000000)) {
-    TraceEvent("ReadFailed").Detail("disk", name_).Detail("error", "input/output error");
-    return absl::DataLossError("input/output error");
+    TraceEvent("ReadFailed").Detail("disk", name_).Detail("error", kErrIo);
+    return absl::DataLossError(kErrIo);
   }
   return inodes_.at((*file)->inode).current.Read(offset, length);
 }
@@ -410,8 +410,8 @@ absl::Status Disk::Sync(int fd, const char* call) {
     // Linux marks the dirty pages clean after a failed writeback: the data
     // stays readable from the cache but never reaches the platter.
     for (DataOp& op : inode.pending) op.doomed = true;
-    TraceEvent("FsyncFailed").Detail("disk", name_).Detail("call", call).Detail("error", "input/output error");
-    return absl::DataLossError("input/output error");
+    TraceEvent("FsyncFailed").Detail("disk", name_).Detail("call", call).Detail("error", kErrIo);
+    return absl::DataLossError(kErrIo);
   }
   for (const DataOp& op : inode.pending) {
     const bool truncate = op.kind == DataOp::Kind::kTruncate;

@@ -38,6 +38,14 @@ namespace sim {
 
 class Simulation;
 
+// EIO's text, as the disk's failed reads and syncs return it. Callers that
+// wrap the error keep the text, so IsIoError finds it in their message too:
+// an I/O error says the device failed, not that the data is bad.
+inline constexpr char kErrIo[] = "input/output error";
+inline bool IsIoError(const absl::Status& status) {
+  return !status.ok() && status.message().find(kErrIo) != absl::string_view::npos;
+}
+
 struct DiskOptions {
   uint32_t persist_unit_bytes = 4096;  // LazyFS's page: 512, 4096, 8192...
   uint64_t capacity_bytes = uint64_t{8} << 30;

@@ -42,7 +42,9 @@ std::vector<Record> LoadCorpus() {
   return records;
 }
 
-// Every recorded seed still gives its recorded verdict.
+// Every recorded seed still gives its recorded verdict, and reaches its end:
+// a run that exhausts its event budget (a livelock in the model) never
+// passes for the recorded failure.
 TEST(RegressionSeedsTest, CorpusReplays) {
   const std::vector<Record> corpus = LoadCorpus();
   ASSERT_GE(corpus.size(), 5u);
@@ -54,6 +56,10 @@ TEST(RegressionSeedsTest, CorpusReplays) {
       bool found = false;
       for (const std::string& name : result->violated()) found |= name == record.property;
       EXPECT_TRUE(found) << "seeds/regressions.txt:" << record.line << ": " << ResultLine(*result);
+    }
+    for (const std::string& name : result->violated()) {
+      EXPECT_TRUE(name != "EventBudgetExhausted" || record.property == name)
+          << "seeds/regressions.txt:" << record.line << ": " << ResultLine(*result);
     }
   }
 }

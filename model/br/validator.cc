@@ -1,6 +1,5 @@
 #include "model/br/validator.h"
 
-#include "absl/strings/match.h"
 #include "fmt/format.h"
 #include "model/bbolt.h"
 #include "model/br/log.h"
@@ -8,6 +7,7 @@
 #include "model/etcd/server.h"
 #include "model/etcd/server_internal.h"
 #include "model/wal.h"
+#include "sim/disk.h"
 #include "sim/scheduler.h"
 
 namespace model::br {
@@ -231,7 +231,7 @@ absl::StatusOr<DataDirStatus> Validator::Validate(ValidationMode mode, std::opti
       // br-fixed F7: a read that failed (EIO) says nothing about the data;
       // calling it corrupt makes a single member restore from the bucket and
       // drop every write since the last delta. Fail, and be asked again.
-      if (options_.profile == Profile::kFixed && absl::StrContains(s.message(), "input/output error")) {
+      if (options_.profile == Profile::kFixed && sim::IsIoError(s)) {
         Log(kActor, fmt::format("Data directory could not be read, not judged: {}", std::string(s.message())));
         return absl::UnavailableError(fmt::format("failed to verify the data directory: {}", std::string(s.message())));
       }

@@ -106,9 +106,6 @@ absl::Status EtcdServer::Bootstrap() {
   if (!kv.ok()) return absl::InternalError(fmt::format("failed to recover mvcc store: {}", std::string(kv.status().message())));
   kv_ = *std::move(kv);
   LoadLeases(backend);
-  if (auto leases = backend.find("lease"); leases != backend.end()) {
-    lease_records_ = std::map<std::string, std::string>(leases->second.begin(), leases->second.end());
-  }
 
   if (have_wal) {
     path_ = "restart";

@@ -1,6 +1,7 @@
 // EtcdServer: the peer transport (etcdserver/api/rafthttp): one outgoing
 // stream per peer with its "active since" time, incoming streams checked for
-// the cluster ID (a mismatch is answered with 412 and logged by the sender),
+// the cluster ID (a mismatch is answered with 412 and logged by the sender)
+// and for this member's ID (a frame for another member is ignored),
 // and the /members endpoint other members ask at bootstrap.
 #include "fmt/format.h"
 #include "model/etcd/server.h"
@@ -56,6 +57,11 @@ void EtcdServer::PeerReader(std::unique_ptr<sim::Connection> connection) {
       (void)connection->Send(internal::kMismatchPrefix + FormatId(cluster_.id()));
       continue;
     }
+    // rafthttp ignores a stream for another member ("streaming request
+    // ignored (ID mismatch ...)", 412): e.g. a peer URL of another member
+    // that resolves here (a restored member's http://localhost:2380). Raft
+    // never sees it, so a forwarded proposal cannot come back to its sender.
+    if (message.to != id_) continue;
     // rafthttp refuses a removed member's stream with 410 Gone, and the
     // server its messages ("cannot process message from removed member").
     if (cluster_.removed().contains(message.from)) {

@@ -90,12 +90,7 @@ void EtcdServer::ProcessReady() {
     // The db is the leader's at the time it sent it, at or past the
     // snapshot: entries it already holds are skipped by the consistent index.
     kv_.set_consistent_index(std::max(kv_.consistent_index(), snapshot.index));
-    leases_.clear();
-    lease_records_.clear();
     LoadLeases(backend.buckets);
-    if (auto leases = backend.buckets.find("lease"); leases != backend.buckets.end()) {
-      lease_records_ = std::map<std::string, std::string>(leases->second.begin(), leases->second.end());
-    }
     snapshot_index_ = snapshot.index;
     backend_dirty_ = true;
     CommitBackend(/*whole=*/true);
@@ -366,17 +361,6 @@ void EtcdServer::MaybeSnapshot() {
 namespace {
 constexpr const char* kSmallBuckets[] = {"alarm", "auth", "authRoles", "authUsers", "cluster", "lease", "members",
                                          "members_removed"};
-
-// The changes that make `current` equal `wanted`.
-void Diff(const bbolt::Bucket& current, const bbolt::Bucket& wanted, bbolt::BucketChange* change) {
-  for (const auto& [key, value] : wanted) {
-    auto it = current.find(key);
-    if (it == current.end() || it->second != value) change->keys[key] = value;
-  }
-  for (const auto& [key, value] : current) {
-    if (!wanted.contains(key)) change->keys[key] = std::nullopt;
-  }
-}
 }  // namespace
 
 bbolt::Buckets EtcdServer::SmallBuckets() const {
@@ -392,7 +376,12 @@ bbolt::Buckets EtcdServer::SmallBuckets() const {
 }
 
 bbolt::Buckets EtcdServer::Buckets() const {
-  bbolt::Buckets buckets = db_->Read();
+  // Buckets the model does not keep in memory (a restored db may carry
+  // some) come from the db; "key" and "meta" from the store.
+  bbolt::Buckets buckets;
+  for (const std::string& name : db_->BucketNames()) {
+    if (name != "key" && name != "meta") buckets[name] = db_->ReadBucket(name);
+  }
   kv_.ToBuckets(&buckets);
   for (auto& [name, bucket] : SmallBuckets()) buckets[name] = std::move(bucket);
   return buckets;
@@ -411,12 +400,7 @@ void EtcdServer::CommitBackend(bool whole) {
     // buckets' differences; bbolt rewrites only the pages they touch.
     bbolt::Changes changes;
     kv_.TakeBackendChanges(&changes);
-    bbolt::Buckets small = SmallBuckets();
-    for (const auto& [name, wanted] : small) {
-      bbolt::BucketChange& change = changes[name];
-      const bbolt::Bucket current = db_->ReadBucket(name);
-      if (current != wanted) Diff(current, wanted, &change);
-    }
+    for (const auto& [name, wanted] : SmallBuckets()) changes[name] = bbolt::Diff(db_->ReadBucket(name), wanted);
     committed = db_->Commit(changes);
   }
   committing_ = false;

@@ -90,8 +90,11 @@ void EtcdServer::PublishEvents() {
 }
 
 void EtcdServer::LoadLeases(const bbolt::Buckets& buckets) {
+  leases_.clear();
+  lease_records_.clear();
   auto bucket = buckets.find("lease");
   if (bucket == buckets.end()) return;
+  lease_records_ = std::map<std::string, std::string>(bucket->second.begin(), bucket->second.end());
   for (const auto& [key, value] : bucket->second) {
     int64_t id = 0, ttl = 0;
     const bool parsed = pb::Walk(
