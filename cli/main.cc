@@ -64,12 +64,6 @@ int PrintTrace(const std::string& path) {
   return kExitPass;
 }
 
-std::string SelfPath(const char* argv0) {
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string(argv0) : self.string();
-}
-
 int Main(int argc, char** argv) {
   CLI::App app{"etcd-dst: deterministic simulation testing of etcd and etcd-backup-restore"};
   app.require_subcommand(1);
@@ -116,7 +110,7 @@ int Main(int argc, char** argv) {
   std::string first_seed_text = "1", shard_text = "0/1", out_dir = "sweep-out";
   uint64_t seeds = 100;
   int jobs = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  CLI::App* sweep = app.add_subcommand("sweep", "Run many seeds, one process each, on all cores");
+  CLI::App* sweep = app.add_subcommand("sweep", "Run many seeds, one forked process each, on all cores");
   sweep->add_option("--workload", sweep_workloads, "Workloads (repeatable); default: all");
   std::vector<std::string> sweep_profiles;
   sweep->add_option("--profile", sweep_profiles,
@@ -130,6 +124,14 @@ int Main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   sweep->add_option("--shard", shard_text, "K/N: run only seeds with index % N == K");
   sweep->add_option("--out", out_dir, "Directory for results.pb and logs of failed runs")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  double seed_timeout = 300;
+  sweep->add_option("--seed-timeout", seed_timeout, "Kill and fail a seed running longer than this (wall seconds)")
+      ->check(CLI::Range(0.001, 1e6))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  uint64_t seed_memory = 8192;
+  sweep->add_option("--seed-memory-mib", seed_memory, "Fail a seed that needs more address space (0: no limit)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   std::string trace_file;
@@ -171,7 +173,9 @@ int Main(int argc, char** argv) {
   if (sweep->parsed()) {
     SweepOptions options;
     if (sweep_workloads.empty()) {
-      for (const auto& entry : workloads::AllWorkloads()) options.workloads.push_back(entry.name);
+      for (const auto& entry : workloads::AllWorkloads()) {
+        if (entry.in_default_sweep) options.workloads.push_back(entry.name);
+      }
     }
     for (const std::string& name : sweep_workloads) {
       if (workloads::FindWorkload(name) == nullptr) {
@@ -207,7 +211,8 @@ int Main(int argc, char** argv) {
     options.shard_index = *index;
     options.shard_count = *count;
     options.out_dir = out_dir;
-    options.self = SelfPath(argv[0]);
+    options.seed_timeout_seconds = seed_timeout;
+    options.seed_memory_mib = seed_memory;
     return RunSweep(options);
   }
   return BadInput("no subcommand (see etcd-dst --help)");

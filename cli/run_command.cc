@@ -65,6 +65,8 @@ absl::Status CheckOutputs(const RunFlags& flags) {
                              {"--export-bucket", flags.export_bucket}});
 }
 
+}  // namespace
+
 void PrintOutcome(const etcd_dst::result::RunResult& result) {
   for (const auto& violation : result.violations()) {
     std::printf("violation: %s at %s in %s/%s: %s\n", Printable(violation.property()).c_str(),
@@ -76,7 +78,10 @@ void PrintOutcome(const etcd_dst::result::RunResult& result) {
   std::printf("%s\n", Printable(workloads::ResultLine(result)).c_str());
 }
 
-}  // namespace
+int ExitCodeOf(const etcd_dst::result::RunResult& result) {
+  if (!result.output_error().empty()) return kExitBadInput;
+  return result.pass() ? kExitPass : kExitViolation;
+}
 
 int Run(const RunFlags& flags) {
   if (workloads::FindWorkload(flags.workload) == nullptr) {
@@ -127,7 +132,7 @@ int Run(const RunFlags& flags) {
   PrintOutcome(*result);
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) return BadInput("cannot write the result to stdout");
   if (!result->output_error().empty()) return BadInput(result->output_error());
-  return result->pass() ? kExitPass : kExitViolation;
+  return ExitCodeOf(*result);
 }
 
 int PrintResult(const std::string& path) {

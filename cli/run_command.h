@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "sim/run_result.pb.h"
+
 namespace cli {
 
 struct RunFlags {
@@ -16,6 +18,14 @@ struct RunFlags {
 // stderr, exit 2), runs, and prints the violations, the replay line of a
 // failed run and the result line last. Exit codes: cli/exit_codes.h.
 int Run(const RunFlags& flags);
+
+// Prints a run's violations, the replay line of a failed run and the result
+// line last, as `run` does.
+void PrintOutcome(const etcd_dst::result::RunResult& result);
+
+// The exit code of `run` for a finished run: 0 pass, 1 a violation, 2 an
+// output that could not be written.
+int ExitCodeOf(const etcd_dst::result::RunResult& result);
 
 // Prints a RunResult file (run --result) as `run` printed it: violations, the
 // replay line of a failed run, the result line last. Exit 0 for a pass, 1 for

@@ -1,6 +1,15 @@
 // A sweep: many seeds of one or more workloads, each in its own process
 // (parallelism is processes, never threads in one simulation), with results
 // gathered into one summary. Sharding splits the seed list across machines.
+//
+// The sweep is a fork server: the parent, already loaded and initialised,
+// forks one child per seed. A child runs the seed exactly as `etcd-dst run`
+// would, writes its result into memory shared with the parent and its output
+// into the seed's log, and exits. A child that crashes, aborts, runs out of
+// memory or exceeds the wall-time limit fails that seed alone (with its replay
+// line); the sweep goes on. The parent keeps counters only: every finished run
+// is appended to DIR/results.journal as it ends (checksummed records, see
+// cli/journal.h), and DIR/results.pb is built from the journal at the end.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +28,12 @@ struct SweepOptions {
   int jobs = 1;
   uint64_t shard_index = 0;
   uint64_t shard_count = 1;
-  std::string out_dir;  // results.pb, failed logs; required
-  std::string self;     // path of this executable
+  std::string out_dir;  // results.pb, results.journal, logs of failed runs; required
+  // A seed running longer than this in real time is killed and fails.
+  double seed_timeout_seconds = 300;
+  // A seed's address-space limit (RLIMIT_AS); 0: none. Not applied under
+  // AddressSanitizer, whose shadow memory needs terabytes of address space.
+  uint64_t seed_memory_mib = 8192;
 };
 
 // Returns the process exit code (0 all passed, 1 violations, 3 internal

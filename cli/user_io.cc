@@ -190,6 +190,42 @@ absl::Status WriteOutputFile(std::string_view flag, const std::string& path, std
   return absl::OkStatus();
 }
 
+StagedOutputFile::~StagedOutputFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(temporary_.c_str());
+  }
+}
+
+absl::Status StagedOutputFile::Open(std::string_view flag, const std::string& path) {
+  flag_ = std::string(flag);
+  path_ = path;
+  temporary_ = path + ".tmp-XXXXXX";
+  fd_ = ::mkstemp(temporary_.data());
+  if (fd_ < 0) return absl::DataLossError(fmt::format("cannot write {} {}: {}", flag_, path_, ErrnoText()));
+  ::fchmod(fd_, 0644);
+  return absl::OkStatus();
+}
+
+absl::Status StagedOutputFile::Write(std::string_view bytes) {
+  if (fd_ < 0) return absl::FailedPreconditionError(fmt::format("{} {} is not open", flag_, path_));
+  absl::Status status = WriteAll(fd_, bytes);
+  if (!status.ok()) return absl::DataLossError(fmt::format("cannot write {} {}: {}", flag_, path_, std::string(status.message())));
+  return status;
+}
+
+absl::Status StagedOutputFile::Commit() {
+  if (fd_ < 0) return absl::FailedPreconditionError(fmt::format("{} {} is not open", flag_, path_));
+  const bool closed = ::close(fd_) == 0;
+  fd_ = -1;
+  if (!closed || ::rename(temporary_.c_str(), path_.c_str()) != 0) {
+    const std::string why = ErrnoText();
+    ::unlink(temporary_.c_str());
+    return absl::DataLossError(fmt::format("cannot write {} {}: {}", flag_, path_, why));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckDistinctPaths(const std::vector<std::pair<std::string, std::string>>& flag_paths) {
   std::vector<std::pair<std::string, std::filesystem::path>> seen;
   for (const auto& [flag, path] : flag_paths) {

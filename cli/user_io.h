@@ -48,6 +48,25 @@ absl::Status PrepareOutputDirectory(std::string_view flag, const std::string& pa
 // full disk.
 absl::Status WriteOutputFile(std::string_view flag, const std::string& path, std::string_view bytes);
 
+// An output file written in pieces, for outputs too large to hold in memory:
+// the pieces go to a temporary file beside `path`, and Commit renames it over
+// `path` (a crash leaves the old file or the new one). Dropped uncommitted,
+// the temporary file is removed.
+class StagedOutputFile {
+ public:
+  StagedOutputFile() = default;
+  StagedOutputFile(const StagedOutputFile&) = delete;
+  StagedOutputFile& operator=(const StagedOutputFile&) = delete;
+  ~StagedOutputFile();
+  absl::Status Open(std::string_view flag, const std::string& path);
+  absl::Status Write(std::string_view bytes);
+  absl::Status Commit();
+
+ private:
+  int fd_ = -1;
+  std::string flag_, path_, temporary_;
+};
+
 // Refuses two (flag, path) pairs that name the same file, so that one output
 // never silently overwrites another or an input.
 absl::Status CheckDistinctPaths(const std::vector<std::pair<std::string, std::string>>& flag_paths);

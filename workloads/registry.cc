@@ -15,6 +15,7 @@ std::unique_ptr<Workload> MakeMemberVolumeLost();
 std::unique_ptr<Workload> MakeRollingUpdate();
 std::unique_ptr<Workload> MakeDruidClusterChaos();
 std::unique_ptr<Workload> MakeWorldSelftest();
+std::unique_ptr<Workload> MakeSweepSelftest();
 std::unique_ptr<Workload> MakeSingleMemberPowerLoss();
 std::unique_ptr<Workload> MakeEtcdClusterChaos();
 std::unique_ptr<Workload> MakeSingleMemberPowerLossSeparateSyncs();
@@ -70,6 +71,10 @@ const std::vector<WorkloadEntry>& AllWorkloads() {
         {"single-member-power-loss-atomic-bootstrap",
          "the atomic bbolt init, and the WAL made visible only with its bootstrap entries in it",
          MakeSingleMemberPowerLossAtomicBootstrap},
+        {"sweep-selftest",
+         "checks the sweep's isolation, not a model: seeds ending in 3 abort, 5 spin without yielding, 7 "
+         "allocate until out of memory, 9 violate a property; the rest pass (not in the default sweep)",
+         MakeSweepSelftest, /*in_default_sweep=*/false},
         {"world-selftest",
          "three machines ping, log to disk, rotate a state file and upload to the bucket under the "
          "seed's fault plan (partitions, crashes, power loss, torn writes, bucket errors)",

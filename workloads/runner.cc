@@ -1,5 +1,7 @@
 #include "workloads/runner.h"
 
+#include <sys/resource.h>
+
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -191,6 +193,7 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
   }
   result.set_pass(result.violated_size() == 0);
   result.set_fingerprint(simulation.Fingerprint());
+  if (rusage usage; getrusage(RUSAGE_SELF, &usage) == 0) result.set_peak_rss_kib(usage.ru_maxrss);
 
   if (proto_sink != nullptr) {
     etcd_dst::trace::Footer footer;

@@ -44,6 +44,9 @@ struct WorkloadEntry {
   std::string name;
   std::string description;
   std::function<std::unique_ptr<Workload>()> make;
+  // A sweep without --workload runs it (false for harness self-tests whose
+  // seeds fail on purpose).
+  bool in_default_sweep = true;
 };
 
 // Every workload, sorted by name.
