@@ -400,9 +400,12 @@ NodePtr PlanCommit(Transaction& txn, std::map<std::string, BucketTree>& buckets,
     std::string value(kBucketHeaderSize, '\0');
     Put64(value, 8, bucket.sequence);
     if (Inline(*bucket.root)) {
-      std::string page = Encode(*bucket.root, 0);
-      page.resize(bucket.root->size);
-      value += page;
+      if (bucket.encoded_root != bucket.root) {
+        bucket.encoded_inline = Encode(*bucket.root, 0);
+        bucket.encoded_inline.resize(bucket.root->size);
+        bucket.encoded_root = bucket.root;
+      }
+      value += bucket.encoded_inline;
     } else {
       txn.Assign(*bucket.root);
       Put64(value, 0, bucket.root->pgid);

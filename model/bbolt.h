@@ -69,6 +69,10 @@ struct Node;  // a page of the tree, in memory (bbolt.cc)
 struct BucketTree {
   std::shared_ptr<Node> root;  // a leaf with pgid 0 is an inline bucket
   uint64_t sequence = 0;
+  // An inline bucket's encoded leaf, kept while `encoded_root` is `root`
+  // (an unchanged small bucket is not re-encoded at each commit).
+  std::shared_ptr<Node> encoded_root;
+  std::string encoded_inline;
 };
 
 // The 16384 bytes bbolt writes into an empty file.

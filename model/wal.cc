@@ -1,5 +1,7 @@
 #include "model/wal.h"
 
+#include <cstring>
+
 #include <algorithm>
 
 #include <boost/crc.hpp>
@@ -204,10 +206,38 @@ absl::Status PreallocateNext(sim::Disk* disk, const std::string& dir) {
 
 }  // namespace
 
-uint32_t Crc32c(uint32_t previous, std::string_view data) {
+uint32_t Crc32cPortable(uint32_t previous, std::string_view data) {
   boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc(Reflect32(~previous));
   crc.process_bytes(data.data(), data.size());
   return crc.checksum();
+}
+
+namespace {
+#if defined(__x86_64__)
+// The same Castagnoli CRC with SSE4.2's crc32 instruction, 8 bytes a step
+// (the WAL checksums every record; byte-at-a-time tables were 3% of a run).
+__attribute__((target("sse4.2"))) uint32_t Crc32cSse42(uint32_t previous, std::string_view data) {
+  uint64_t crc = ~previous;
+  const char* p = data.data();
+  size_t n = data.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    crc = __builtin_ia32_crc32di(crc, word);
+  }
+  uint32_t crc32 = static_cast<uint32_t>(crc);
+  for (; n > 0; ++p, --n) crc32 = __builtin_ia32_crc32qi(crc32, static_cast<unsigned char>(*p));
+  return ~crc32;
+}
+#endif
+}  // namespace
+
+uint32_t Crc32c(uint32_t previous, std::string_view data) {
+#if defined(__x86_64__)
+  static const bool kHardware = __builtin_cpu_supports("sse4.2");
+  if (kHardware) return Crc32cSse42(previous, data);
+#endif
+  return Crc32cPortable(previous, data);
 }
 
 std::string SegmentName(uint64_t sequence, uint64_t index) { return fmt::format("{:016x}-{:016x}.wal", sequence, index); }

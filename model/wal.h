@@ -39,6 +39,9 @@ std::string SegmentName(uint64_t sequence, uint64_t index);
 // Frames one record as the encoder does, continuing `crc` (updated).
 std::string EncodeRecord(int64_t type, const std::string* data, uint32_t* crc);
 uint32_t Crc32c(uint32_t previous, std::string_view data);
+// The same by table, byte by byte: what Crc32c uses where the CPU has no
+// crc32 instruction, and what tests check the instruction against.
+uint32_t Crc32cPortable(uint32_t previous, std::string_view data);
 
 // One framed record at the start of `bytes`, for tools: OutOfRange at a zero
 // length (the end), DataLoss if short or malformed. CRCs are not checked.

@@ -63,10 +63,20 @@ absl::Status Initializer::Initialize(ValidationMode mode) {
     // F3: a valid data dir of another cluster is not this cluster's member.
     if (options_.profile == Profile::kFixed && options_.original_cluster_size > 1) {
       absl::StatusOr<Entry> entry = FindOwnEntry();
-      const uint64_t local = LocalClusterId();
-      if (entry.ok() && entry->exists && local != 0 && local != entry->cluster_id) {
-        if (absl::Status s = MoveAside(fmt::format("its cluster ID {:x} is not the running cluster's {:x}", local,
-                                                   entry->cluster_id));
+      const raftpb::Metadata local = LocalIds();
+      if (entry.ok() && entry->exists && local.cluster_id != 0 && local.cluster_id != entry->cluster_id) {
+        if (absl::Status s = MoveAside(fmt::format("its cluster ID {:x} is not the running cluster's {:x}",
+                                                   local.cluster_id, entry->cluster_id));
+            !s.ok()) {
+          return s;
+        }
+        return RestoreInMultiNode();
+      }
+      // F9: nor is a data dir of another member of this cluster (one removed
+      // since) when our peer URL now names a different entry.
+      if (entry.ok() && entry->exists && local.node_id != 0 && local.node_id != entry->member_id) {
+        if (absl::Status s = MoveAside(fmt::format("it is member {:x}'s, and our peer URL is member {:x}'s",
+                                                   local.node_id, entry->member_id));
             !s.ok()) {
           return s;
         }
@@ -166,32 +176,33 @@ absl::StatusOr<Initializer::Entry> Initializer::FindOwnEntry() {
       if (peer != url) continue;
       entry.exists = true;
       entry.unstarted = member.name().empty();
+      entry.member_id = member.id();
     }
   }
   return entry;
 }
 
-uint64_t Initializer::LocalClusterId() {
+raftpb::Metadata Initializer::LocalIds() {
   const std::string wal_dir = options_.config().data_dir + "/member/wal";
   absl::StatusOr<std::vector<std::string>> names = process_.volume->ReadDir(wal_dir);
-  if (!names.ok()) return 0;
+  if (!names.ok()) return {};
   for (const std::string& name : *names) {
     if (!name.ends_with(".wal")) continue;
     absl::StatusOr<std::string> bytes = process_.volume->ReadFile(wal_dir + "/" + name);
-    if (!bytes.ok()) return 0;
+    if (!bytes.ok()) return {};
     std::string_view rest = *bytes;
     for (int record = 0; record < 4 && !rest.empty(); ++record) {
       absl::StatusOr<wal::Frame> frame = wal::DecodeFrame(rest);
-      if (!frame.ok()) return 0;
+      if (!frame.ok()) return {};
       raftpb::Metadata metadata;
       if (frame->type == wal::kMetadata && frame->data.has_value() && raftpb::Decode(*frame->data, &metadata)) {
-        return metadata.cluster_id;
+        return metadata;
       }
       rest.remove_prefix(std::min<uint64_t>(frame->frame_bytes, rest.size()));
     }
-    return 0;
+    return {};
   }
-  return 0;
+  return {};
 }
 
 absl::Status Initializer::MoveAside(const std::string& why) {

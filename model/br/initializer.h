@@ -30,6 +30,7 @@
 #include "model/br/member_control.h"
 #include "model/br/snapstore.h"
 #include "model/br/validator.h"
+#include "model/raftpb.h"
 #include "sim/process_context.h"
 
 namespace model::br {
@@ -68,10 +69,12 @@ class Initializer {
     bool exists = false;
     bool unstarted = false;
     uint64_t cluster_id = 0;
+    uint64_t member_id = 0;  // of the entry with our peer URL
   };
   absl::StatusOr<Entry> FindOwnEntry();
-  // The cluster ID in the data dir's WAL metadata, or 0.
-  uint64_t LocalClusterId();
+  // The member and cluster IDs in the data dir's WAL metadata (zeros if
+  // there is none).
+  raftpb::Metadata LocalIds();
   absl::Status MoveAside(const std::string& why);
 
   sim::ProcessContext process_;

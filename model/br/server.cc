@@ -84,6 +84,25 @@ http::Response BackupRestore::ServeConfig() {
     return {.code = 500, .body = fmt::format("cannot list the members the learner joins: {}",
                                              std::string(list.status().message()))};
   }
+  if (!list.ok() && options_.profile == Profile::kFixed && entries.size() > 1 &&
+      !process_.volume->Exists(config.data_dir + "/member/wal")) {
+    // br-fixed F8: without the member list, `new` is only safe for a cluster
+    // that never ran (etcd ignores the state when it has a WAL to start
+    // from). A member lease another BR has renewed says the cluster ran.
+    for (const auto& [name, url] : entries) {
+      if (name == options_.pod) continue;
+      absl::StatusOr<KubernetesApi::Lease> lease = options_.kubernetes->GetLease(name);
+      if (!lease.ok()) {
+        return {.code = 500, .body = fmt::format("cannot list members, nor read member lease {}: {}", name,
+                                                 std::string(lease.status().message()))};
+      }
+      if (lease->holder_identity.has_value()) {
+        return {.code = 500, .body = fmt::format("cannot list the members of a cluster that exists (lease {} is "
+                                                 "held by {}): {}",
+                                                 name, *lease->holder_identity, std::string(list.status().message()))};
+      }
+    }
+  }
   if (!list.ok()) {
     Log(kActor, fmt::format("Could not list members : {}", std::string(list.status().message())));
   } else if (list->members_size() > 1) {

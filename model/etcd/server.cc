@@ -101,6 +101,7 @@ absl::Status EtcdServer::Bootstrap() {
   if (!opened.ok()) return absl::InternalError(fmt::format("cannot open database: {}", std::string(opened.status().message())));
   if (opened->failure.has_value()) return absl::InternalError(opened->failure->etcd_error);
   db_ = std::move(opened->db);
+  committed_small_.reset();
   const bbolt::Buckets backend = db_->Read();
   absl::StatusOr<KvStore> kv = KvStore::FromBuckets(backend);
   if (!kv.ok()) return absl::InternalError(fmt::format("failed to recover mvcc store: {}", std::string(kv.status().message())));

@@ -236,6 +236,16 @@ class EtcdServer {
   };
   std::map<int64_t, Lease> leases_;
   std::map<std::string, std::string> lease_records_;  // the "lease" bucket
+  // What the small buckets (members, cluster, lease...) held at the last
+  // incremental commit into this db_; unset when unknown (a new db, a whole
+  // commit, a failed one).
+  struct SmallBucketInputs {
+    std::map<MemberId, Member> members;
+    std::set<MemberId> removed;
+    std::string version;
+    std::map<std::string, std::string> leases;
+  };
+  std::optional<SmallBucketInputs> committed_small_;
 };
 
 }  // namespace model::etcd

@@ -394,14 +394,28 @@ void EtcdServer::CommitBackend(bool whole) {
   backend_dirty_ = false;
   if (whole) {
     // The store was replaced (a snapshot from the leader): the db follows.
+    committed_small_.reset();
     committed = db_->Commit(Buckets());
   } else {
     // What changed since the last commit: the new revisions and the small
-    // buckets' differences; bbolt rewrites only the pages they touch.
+    // buckets' differences; bbolt rewrites only the pages they touch. The
+    // small buckets are rebuilt only when what they hold changed since the
+    // last commit (most commits carry revisions alone).
     bbolt::Changes changes;
     kv_.TakeBackendChanges(&changes);
-    for (const auto& [name, wanted] : SmallBuckets()) changes[name] = bbolt::Diff(db_->ReadBucket(name), wanted);
+    const bool small_changed = !committed_small_.has_value() || committed_small_->members != cluster_.members() ||
+                               committed_small_->removed != cluster_.removed() ||
+                               committed_small_->version != cluster_.version() ||
+                               committed_small_->leases != lease_records_;
+    if (small_changed) {
+      for (const auto& [name, wanted] : SmallBuckets()) changes[name] = bbolt::Diff(db_->ReadBucket(name), wanted);
+    }
     committed = db_->Commit(changes);
+    if (committed.ok() && small_changed) {
+      committed_small_ = SmallBucketInputs{cluster_.members(), cluster_.removed(), cluster_.version(), lease_records_};
+    } else if (!committed.ok()) {
+      committed_small_.reset();
+    }
   }
   committing_ = false;
   sim::NotifyAll(commit_waiters_);
