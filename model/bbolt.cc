@@ -377,13 +377,20 @@ class Transaction {
 
 bool Inline(const Node& root) { return root.pgid == 0 && root.leaf && root.size <= kMaxInlineBucketSize; }
 
-// Applies `changes` to `buckets` in `txn` and returns the new root bucket's tree, assigned pages.
-NodePtr PlanCommit(Transaction& txn, std::map<std::string, BucketTree>& buckets, const Changes& changes) {
+// Applies `changes` to `buckets` in `txn` and returns the new root bucket's
+// tree, assigned pages. `undo` receives each changed bucket's previous tree
+// (nullopt: it did not exist), for a commit that fails.
+NodePtr PlanCommit(Transaction& txn, std::map<std::string, BucketTree>& buckets, const Changes& changes,
+                   std::map<std::string, std::optional<BucketTree>>* undo) {
   for (const auto& [name, change] : changes) {
+    auto existing = buckets.find(name);
+    if (undo != nullptr && !undo->contains(name)) {
+      (*undo)[name] = existing == buckets.end() ? std::nullopt : std::optional<BucketTree>(existing->second);
+    }
     if (change.remove) {
-      if (auto it = buckets.find(name); it != buckets.end()) {
-        txn.FreeTree(*it->second.root);
-        buckets.erase(it);
+      if (existing != buckets.end()) {
+        txn.FreeTree(*existing->second.root);
+        buckets.erase(existing);
       }
       continue;
     }
@@ -610,7 +617,7 @@ std::string BuildImage(const Buckets& state, uint64_t txid) {
   std::set<uint64_t> free;
   Transaction txn(&free, 2);
   std::map<std::string, BucketTree> buckets;
-  const NodePtr root = PlanCommit(txn, buckets, ChangesFor(state));
+  const NodePtr root = PlanCommit(txn, buckets, ChangesFor(state), nullptr);
   std::string image(txn.high_water() * kPageSize, '\0');
   for (const PageWrite& write : txn.writes()) image.replace(write.id * kPageSize, write.bytes.size(), write.bytes);
   Meta meta;
@@ -838,14 +845,22 @@ absl::Status Db::Commit(const Buckets& state) {
 absl::Status Db::Commit(const Changes& changes) {
   const uint64_t txid = txid_ + 1;
   Transaction txn(&free_, high_water_);
-  std::map<std::string, BucketTree> buckets = buckets_;
   if (freelist_page_.has_value()) txn.FreePages(*freelist_page_, 1);
   txn.FreeTree(*root_tree_);
-  const NodePtr root_tree = PlanCommit(txn, buckets, changes);
+  // The trees change in place; a failed commit puts the old ones back.
+  std::map<std::string, std::optional<BucketTree>> undo;
+  const NodePtr root_tree = PlanCommit(txn, buckets_, changes, &undo);
   std::vector<PageWrite>& writes = txn.writes();
   std::sort(writes.begin(), writes.end(), [](const PageWrite& a, const PageWrite& b) { return a.id < b.id; });
   auto fail = [&](absl::Status status) {
     txn.Rollback();
+    for (auto& [name, tree] : undo) {
+      if (tree.has_value()) {
+        buckets_[name] = std::move(*tree);
+      } else {
+        buckets_.erase(name);
+      }
+    }
     return status;
   };
   for (const PageWrite& write : writes) {
@@ -866,7 +881,6 @@ absl::Status Db::Commit(const Changes& changes) {
   txn.Finish();
   txid_ = txid;
   high_water_ = meta.pgid;
-  buckets_ = std::move(buckets);
   root_tree_ = root_tree;
   freelist_page_.reset();
   last_commit_pages_ = 0;
