@@ -11,6 +11,7 @@ packages=(
   libabsl-dev
   libgtest-dev
   libcli11-dev
+  libjemalloc-dev
   libssl-dev
   zlib1g-dev
   graphviz
