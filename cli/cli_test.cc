@@ -93,9 +93,11 @@ TEST(CliTest, SweepAndShards) {
   ASSERT_EQ(summary.runs_size(), 6);
   EXPECT_EQ(summary.runs(0).seed(), 1u);
   EXPECT_TRUE(summary.runs(5).result().pass());
-  const Output shard = RunCli("sweep --workload kernel-selftest --seeds 6 --shard 1/3 --out " + dir + "-s");
+  const Output shard =
+      RunCli("sweep --workload kernel-selftest --seeds 6 --shard 1/3 --out " + dir + "-s", "ARTIFACTS=" + dir + "-artifacts");
   ASSERT_EQ(shard.exit_code, 0) << shard.text;
   EXPECT_NE(shard.text.find("runs=2 "), std::string::npos) << shard.text;
+  EXPECT_TRUE(std::filesystem::exists(dir + "-artifacts/junit_etcd-dst.xml"));
 }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -140,6 +142,18 @@ TEST(CliTest, SweepIsolatesMisbehavingSeeds) {
       EXPECT_GT(run.result().peak_rss_kib(), 0u);
     }
   }
+  // results.jsonl has a line per run, as it finished; JUnit a failing
+  // run-health case; both are in $ARTIFACTS too when it is set (JUnit).
+  std::ifstream jsonl(dir + "/results.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(jsonl, line); ++lines) {
+    EXPECT_EQ(line.rfind("{\"workload\":\"sweep-selftest\"", 0), 0u) << line;
+  }
+  EXPECT_EQ(lines, seeds);
+  std::ifstream junit(dir + "/junit_etcd-dst.xml");
+  const std::string xml((std::istreambuf_iterator<char>(junit)), std::istreambuf_iterator<char>());
+  EXPECT_NE(xml.find("<testcase classname=\"etcd-dst.sweep-selftest\" name=\"run-health\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("killed by signal 6"), std::string::npos) << xml;
   // The log of a killed seed says why, after whatever the seed printed.
   std::ifstream log(dir + "/runs/sweep-selftest-5.log");
   const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());

@@ -28,8 +28,9 @@ struct Output {
   std::string text;  // stdout and stderr, interleaved
 };
 
-inline Output RunCli(const std::string& arguments) {
-  const std::string command = std::string(ETCD_DST_CLI) + " " + arguments + " 2>&1";
+// `environment`: assignments before the command ("ARTIFACTS=/tmp/a").
+inline Output RunCli(const std::string& arguments, const std::string& environment = "") {
+  const std::string command = environment + " " + std::string(ETCD_DST_CLI) + " " + arguments + " 2>&1";
   std::FILE* pipe = popen(command.c_str(), "r");
   Output output{-1, ""};
   if (pipe == nullptr) return output;

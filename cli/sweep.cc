@@ -21,6 +21,7 @@
 #include <new>
 #include <tuple>
 
+#include "cli/build_info.h"
 #include "cli/exit_codes.h"
 #include "cli/journal.h"
 #include "cli/run_command.h"
@@ -28,6 +29,7 @@
 #include "fmt/format.h"
 #include "sim/run_result.pb.h"
 #include "workloads/runner.h"
+#include "viz/sweep_report.h"
 #include "workloads/workload.h"
 
 namespace cli {
@@ -207,7 +209,7 @@ struct JournalEntry {
 // then profiles, then seeds),
 // streaming one run at a time through a temporary file and a rename.
 absl::Status WriteSummary(const SweepOptions& options, const std::string& journal_path, std::vector<JournalEntry> entries,
-                          const std::string& summary_path) {
+                          const std::string& summary_path, double wall_seconds) {
   std::sort(entries.begin(), entries.end(),
             [](const JournalEntry& a, const JournalEntry& b) { return a.index < b.index; });
   etcd_dst::result::SweepResult header;
@@ -215,6 +217,8 @@ absl::Status WriteSummary(const SweepOptions& options, const std::string& journa
   header.set_seeds(options.seeds);
   header.set_shard_index(options.shard_index);
   header.set_shard_count(options.shard_count);
+  header.set_build(BuildCommit());
+  header.set_wall_seconds(wall_seconds);
   StagedOutputFile out;
   if (absl::Status status = out.Open("--out", summary_path); !status.ok()) return status;
   if (absl::Status status = out.Write(header.SerializeAsString()); !status.ok()) return status;
@@ -250,6 +254,73 @@ absl::Status WriteSummary(const SweepOptions& options, const std::string& journa
   return status;
 }
 
+// A progress bar on a terminal (redrawn at most 10 times a second), a plain
+// line every 10 s otherwise; FAIL lines clear the bar first.
+class Progress {
+ public:
+  explicit Progress(uint64_t total)
+      : total_(total), tty_(isatty(STDOUT_FILENO) == 1), started_(Clock::now()), last_(started_) {}
+
+  void Update(uint64_t done, uint64_t failed) {
+    done_ = done;
+    failed_ = failed;
+    const auto now = Clock::now();
+    if (now - last_ < (tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(10000))) return;
+    last_ = now;
+    const double seconds = std::chrono::duration<double>(now - started_).count();
+    const double rate = seconds > 0 ? done / seconds : 0;
+    const double eta = rate > 0 ? (total_ - done) / rate : 0;
+    const std::string eta_text = fmt::format("{}:{:02}", static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+    if (tty_) {
+      constexpr int kWidth = 30;
+      const int filled = static_cast<int>(kWidth * done / std::max<uint64_t>(total_, 1));
+      std::printf("\r\033[K[%s%s] %llu/%llu seeds  %llu failed  %.1f/s  ETA %s", std::string(filled, '#').c_str(),
+                  std::string(kWidth - filled, '-').c_str(), static_cast<unsigned long long>(done),
+                  static_cast<unsigned long long>(total_), static_cast<unsigned long long>(failed), rate,
+                  eta_text.c_str());
+      shown_ = true;
+    } else {
+      std::printf("progress: %llu/%llu seeds, %llu failed, %.1f seeds/s, eta %s\n",
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_),
+                  static_cast<unsigned long long>(failed), rate, eta_text.c_str());
+    }
+    std::fflush(stdout);
+  }
+  // Before a line of its own: the bar goes.
+  void Clear() {
+    if (shown_) std::printf("\r\033[K");
+    shown_ = false;
+  }
+
+ private:
+  uint64_t total_, done_ = 0, failed_ = 0;
+  bool tty_;
+  bool shown_ = false;
+  Clock::time_point started_, last_;
+};
+
+// JUnit (DIR/junit_etcd-dst.xml, and $ARTIFACTS/ when set) from the journal.
+absl::Status WriteJUnit(const std::string& journal_path, const viz::SweepInfo& info, const std::string& out_dir) {
+  viz::SweepSummary summary;
+  absl::StatusOr<JournalScan> scan = ReadJournal(journal_path, [&](uint64_t, std::string_view payload) {
+    etcd_dst::result::SweepRun run;
+    if (run.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) summary.Add(run);
+    return absl::OkStatus();
+  });
+  if (!scan.ok()) return scan.status();
+  const std::string xml = viz::JUnitXml(summary, info);
+  std::vector<std::string> paths = {(std::filesystem::path(out_dir) / "junit_etcd-dst.xml").string()};
+  if (const char* artifacts = std::getenv("ARTIFACTS"); artifacts != nullptr && *artifacts != '\0') {
+    std::error_code ec;
+    std::filesystem::create_directories(artifacts, ec);
+    paths.push_back((std::filesystem::path(artifacts) / "junit_etcd-dst.xml").string());
+  }
+  for (const std::string& path : paths) {
+    if (absl::Status status = WriteOutputFile("junit", path, xml); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunSweep(const SweepOptions& options) {
@@ -262,7 +333,8 @@ int RunSweep(const SweepOptions& options) {
   if (absl::Status status = PrepareOutputDirectory("--out", runs_dir); !status.ok()) return BadInput(status);
   const std::string summary_path = (out_dir / "results.pb").string();
   const std::string journal_path = (out_dir / "results.journal").string();
-  for (const std::string& path : {summary_path, journal_path}) {
+  const std::string jsonl_path = (out_dir / "results.jsonl").string();
+  for (const std::string& path : {summary_path, journal_path, jsonl_path}) {
     if (absl::Status status = CheckOutputFile("--out", path); !status.ok()) return BadInput(status);
   }
   // Jobs are made when they start, from their index (group-major, then seed):
@@ -307,6 +379,9 @@ int RunSweep(const SweepOptions& options) {
   }
   JournalWriter journal;
   if (absl::Status status = journal.Open(journal_path, 0); !status.ok()) return BadInput(status);
+  // JSON lines, one per run as it finishes (a line is written whole).
+  std::FILE* jsonl = std::fopen(jsonl_path.c_str(), "w");
+  if (jsonl == nullptr) return BadInput(fmt::format("cannot write --out {}: {}", jsonl_path, std::strerror(errno)));
 
   std::vector<Slot> slots(static_cast<size_t>(options.jobs));
   void* shared = mmap(nullptr, kSlotBytes * slots.size(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -334,6 +409,8 @@ int RunSweep(const SweepOptions& options) {
   size_t running = 0;
 
   // One finished seed: counted, printed if it did not pass, journaled.
+  Progress progress(total);
+  uint64_t done = 0, not_passed = 0;
   auto finish = [&](const Job& job, etcd_dst::result::SweepRun& run) {
     const std::string log_path = job.stem + ".log";
     const bool passed = run.exit_code() == kExitPass && run.failure().empty();
@@ -350,6 +427,7 @@ int RunSweep(const SweepOptions& options) {
       if (!run.failure().empty()) {
         std::ofstream(log_path, std::ios::app) << "etcd-dst sweep: " << run.failure() << "\n";
       }
+      progress.Clear();
       std::printf("%s: %s  (%slog %s)\n", violation ? "FAIL" : "INTERNAL", replay.c_str(),
                   run.failure().empty() ? "" : (run.failure() + "; ").c_str(), log_path.c_str());
       std::fflush(stdout);
@@ -360,6 +438,13 @@ int RunSweep(const SweepOptions& options) {
     for (const std::string& name : run.result().violated()) ++group.violated_runs[name];
     const std::string bytes = run.SerializeAsString();
     if (journal_status.ok()) journal_status = journal.Append(bytes);
+    const std::string line = viz::RunJsonLine(run) + "\n";
+    if (journal_status.ok() && (std::fwrite(line.data(), 1, line.size(), jsonl) != line.size() || std::fflush(jsonl) != 0)) {
+      journal_status = absl::DataLossError(fmt::format("cannot write --out {}: {}", jsonl_path, std::strerror(errno)));
+    }
+    ++done;
+    if (!passed) ++not_passed;
+    progress.Update(done, not_passed);
     entries.push_back({job.index, journal_bytes});
     journal_bytes += 8 + bytes.size();
   };
@@ -512,14 +597,22 @@ int RunSweep(const SweepOptions& options) {
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   munmap(shared, kSlotBytes * slots.size());
   journal.Close();
+  progress.Clear();
+  if (std::fclose(jsonl) != 0 && journal_status.ok()) {
+    journal_status = absl::DataLossError(fmt::format("cannot write --out {}: {}", jsonl_path, std::strerror(errno)));
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   if (!journal_status.ok()) return BadInput(journal_status);
-  if (absl::Status status = WriteSummary(options, journal_path, std::move(entries), summary_path);
+  if (absl::Status status = WriteSummary(options, journal_path, std::move(entries), summary_path, seconds);
       !status.ok()) {
     return BadInput(status);
   }
+  const viz::SweepInfo info{.build = BuildCommit(), .first_seed = options.first_seed, .seeds = options.seeds,
+                            .shard_index = options.shard_index, .shard_count = options.shard_count,
+                            .wall_seconds = seconds};
+  if (absl::Status status = WriteJUnit(journal_path, info, options.out_dir); !status.ok()) return BadInput(status);
 
-  uint64_t failed = 0, internal = 0, done = 0;
+  uint64_t failed = 0, internal = 0;
   for (size_t g = 0; g < counts.size(); ++g) {
     const GroupCounts& group = counts[g];
     std::string never;
@@ -537,16 +630,17 @@ int RunSweep(const SweepOptions& options) {
                 static_cast<unsigned long long>(group.runs[2]), violated.c_str(), never.c_str());
     failed += group.runs[1];
     internal += group.runs[2];
-    done += runs;
   }
   rusage self{};
   getrusage(RUSAGE_SELF, &self);
   std::printf(
       "sweep=%s runs=%llu failed=%llu internal=%llu seconds=%.1f runs_per_second=%.1f parent_peak_rss_kib=%ld "
-      "results=%s\n",
+      "results=%s\n"
+      "outputs: %s %s %s\n",
       failed + internal == 0 ? "pass" : "fail", static_cast<unsigned long long>(done),
       static_cast<unsigned long long>(failed), static_cast<unsigned long long>(internal), seconds,
-      seconds > 0 ? done / seconds : 0.0, self.ru_maxrss, summary_path.c_str());
+      seconds > 0 ? done / seconds : 0.0, self.ru_maxrss, summary_path.c_str(), jsonl_path.c_str(),
+      (out_dir / "junit_etcd-dst.xml").string().c_str(), journal_path.c_str());
   if (internal > 0) return kExitInternal;
   return failed > 0 ? kExitViolation : kExitPass;
 }

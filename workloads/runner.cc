@@ -173,6 +173,11 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
   result.set_sim_time_ns(simulation.Now().nanos());
   result.set_stop_reason(sim::StopReasonName(stop));
   result.set_replay(simulation.ReplayLine());
+  for (const auto& action : plan.actions()) {
+    if (action.kind_case() == etcd_dst::faults::Action::KIND_NOT_SET) continue;
+    const auto* field = action.GetDescriptor()->FindFieldByNumber(static_cast<int>(action.kind_case()));
+    if (field != nullptr) ++(*result.mutable_faults())[field->name()];
+  }
   const sim::Properties& properties = simulation.properties();
   for (const std::string& name : properties.ViolatedNames()) result.add_violated(name);
   for (const auto& [name, stats] : properties.stats()) {

@@ -1,0 +1,99 @@
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "viz/sweep_report.h"
+#include "viz/text.h"
+
+namespace viz {
+namespace {
+
+using etcd_dst::result::SweepRun;
+
+TEST(TextTest, EscapesHostileStrings) {
+  const std::string hostile = "<script>alert('x')</script> & \"q\"\n\x01\xff";
+  EXPECT_EQ(Html(hostile), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;\n\xef\xbf\xbd");
+  EXPECT_EQ(JsonString(hostile), "\"\\u003cscript>alert('x')\\u003c/script> & \\\"q\\\"\\n\\u0001\xef\xbf\xbd\"");
+  EXPECT_EQ(DotString("a\"b\\c\nd\x02"), "a\\\"b\\\\c\\nd");
+  EXPECT_EQ(Html("caf\xc3\xa9"), "caf\xc3\xa9");           // valid UTF-8 kept
+  EXPECT_EQ(Html("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // an overlong '/' is two invalid bytes
+}
+
+SweepRun MakeRun(uint64_t seed, bool fail, int64_t violation_ns = 0) {
+  SweepRun run;
+  run.set_workload("bootstrap-0-to-3");
+  run.set_profile("br-v0.35");
+  run.set_seed(seed);
+  run.set_exit_code(fail ? 1 : 0);
+  auto* result = run.mutable_result();
+  result->set_seed(seed);
+  result->set_replay("etcd-dst run --workload bootstrap-0-to-3 --seed " + std::to_string(seed) + " --profile br-v0.35");
+  auto* one = result->add_properties();
+  one->set_name("OneClusterId");
+  one->set_kind("always");
+  one->set_evaluations(10);
+  one->set_violations(fail ? 1 : 0);
+  auto* sometimes = result->add_properties();
+  sometimes->set_name("LearnerPromoted");
+  sometimes->set_kind("sometimes");
+  if (fail) {
+    result->add_violated("OneClusterId");
+    auto* violation = result->add_violations();
+    violation->set_property("OneClusterId");
+    violation->set_time_ns(violation_ns);
+    violation->set_details("two <cluster> IDs");
+  }
+  (*result->mutable_faults())["power_loss"] = 2;
+  return run;
+}
+
+TEST(SweepReportTest, JsonLineCarriesTheRun) {
+  const std::string line = RunJsonLine(MakeRun(46, true, 42'000'000'000));
+  EXPECT_NE(line.find("\"seed\":46,\"pass\":false,\"exit_code\":1"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"violated\":[\"OneClusterId\"]"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"first_violation\":{\"property\":\"OneClusterId\",\"time_s\":42.000000"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"details\":\"two \\u003ccluster> IDs\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"faults\":{\"power_loss\":2}"), std::string::npos) << line;
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+TEST(SweepReportTest, SummaryKeepsTheFastestFailuresFirst) {
+  SweepSummary summary;
+  for (uint64_t seed = 1; seed <= 20; ++seed) summary.Add(MakeRun(seed, seed % 3 == 0, static_cast<int64_t>(100 - seed) * 1'000'000'000));
+  ASSERT_EQ(summary.groups().size(), 1u);
+  const GroupSummary& group = summary.groups()[0];
+  EXPECT_EQ(group.runs, 20u);
+  EXPECT_EQ(group.failed, 6u);
+  const PropertySummary& one = group.properties.at("OneClusterId");
+  EXPECT_EQ(one.runs_violated, 6u);
+  ASSERT_EQ(one.examples.size(), SweepSummary::kExamples);
+  EXPECT_EQ(one.examples[0].seed, 18u);  // the latest seed violates earliest
+  EXPECT_EQ(one.examples[1].seed, 15u);
+  EXPECT_EQ(group.properties.at("LearnerPromoted").runs_hit, 0u);
+}
+
+TEST(SweepReportTest, JUnitHasACasePerPropertyAndRunHealth) {
+  SweepSummary summary;
+  summary.Add(MakeRun(1, false));
+  summary.Add(MakeRun(2, true, 5));
+  SweepRun crashed;
+  crashed.set_workload("bootstrap-0-to-3");
+  crashed.set_profile("br-v0.35");
+  crashed.set_seed(3);
+  crashed.set_exit_code(-1);
+  crashed.set_failure("killed by signal 11 (Segmentation fault)");
+  summary.Add(crashed);
+  const std::string xml = JUnitXml(summary, {.build = "abc1234", .first_seed = 1, .seeds = 3});
+  EXPECT_NE(xml.find("<testsuite name=\"etcd-dst.bootstrap-0-to-3.br-v0.35\" tests=\"3\" failures=\"2\" errors=\"0\" skipped=\"1\""),
+            std::string::npos) << xml;
+  EXPECT_NE(xml.find("<testcase classname=\"etcd-dst.bootstrap-0-to-3.br-v0.35\" name=\"OneClusterId\""), std::string::npos);
+  EXPECT_NE(xml.find("1 of 3 runs violated OneClusterId; replay: etcd-dst run --workload bootstrap-0-to-3 --seed 2 --profile br-v0.35"),
+            std::string::npos) << xml;
+  EXPECT_NE(xml.find("two &lt;cluster&gt; IDs"), std::string::npos);
+  EXPECT_NE(xml.find("name=\"run-health\""), std::string::npos);
+  EXPECT_NE(xml.find("killed by signal 11"), std::string::npos);
+  EXPECT_NE(xml.find("<skipped message=\"never seen in 3 runs"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace viz
