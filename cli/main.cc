@@ -19,6 +19,7 @@
 #include "model/ids.h"
 #include "sim/fault_plan.h"
 #include "sim/trace_file.h"
+#include "viz/failure_page.h"
 #include "workloads/runner.h"
 #include "workloads/workload.h"
 
@@ -138,6 +139,22 @@ int Main(int argc, char** argv) {
   CLI::App* trace_cmd = app.add_subcommand("trace", "Print a protobuf trace file as text");
   trace_cmd->add_option("file", trace_file, "Trace file written by run --trace")->required();
 
+  std::string viz_trace, viz_out;
+  double viz_from = -1, viz_to = -1;
+  viz::SpaceTimeOptions viz_options;
+  CLI::App* viz_cmd = app.add_subcommand(
+      "viz", "Draw a trace (run --trace) as a space-time diagram: DIR/index.html, space-time.svg and .dot");
+  viz_cmd->add_option("trace", viz_trace, "Trace file written by run --trace")->required();
+  viz_cmd->add_option("--out", viz_out, "Directory for the page and the pictures")->required();
+  viz_cmd->add_option("--from", viz_from, "Window start, simulated seconds (default: around the first violation)")
+      ->check(CLI::Range(0.0, 1e9));
+  viz_cmd->add_option("--to", viz_to, "Window end, simulated seconds")->check(CLI::Range(0.0, 1e9));
+  viz_cmd->add_option("--before", viz_options.before, "Events before the first violation")
+      ->check(CLI::Range(size_t{0}, size_t{1000000}));
+  viz_cmd->add_option("--after", viz_options.after, "Events after it")->check(CLI::Range(size_t{0}, size_t{1000000}));
+  viz_cmd->add_option("--max-boxes", viz_options.max_boxes, "Boxes drawn at most (earlier ones are truncated)")
+      ->check(CLI::Range(size_t{10}, size_t{100000}));
+
   std::string result_file;
   CLI::App* result_cmd = app.add_subcommand("result", "Print a run result file (run --result) as run printed it");
   result_cmd->add_option("file", result_file, "Result file written by run --result")->required();
@@ -170,6 +187,17 @@ int Main(int argc, char** argv) {
   if (ids_cmd->parsed()) return Ids(ids_cluster, ids_token);
   if (trace_cmd->parsed()) return PrintTrace(trace_file);
   if (result_cmd->parsed()) return PrintResult(result_file);
+  if (viz_cmd->parsed()) {
+    if (absl::Status status = CheckInputFile("trace", viz_trace); !status.ok()) return BadInput(status);
+    if (absl::Status status = PrepareOutputDirectory("--out", viz_out); !status.ok()) return BadInput(status);
+    if (viz_from >= 0) viz_options.from_ns = static_cast<int64_t>(viz_from * 1e9);
+    if (viz_to >= 0) viz_options.to_ns = static_cast<int64_t>(viz_to * 1e9);
+    if (absl::Status status = viz::WriteFailurePage(viz_trace, viz_out, viz_options); !status.ok()) {
+      return BadInput(status);
+    }
+    std::printf("%s/index.html\n", viz_out.c_str());
+    return kExitPass;
+  }
   if (sweep->parsed()) {
     SweepOptions options;
     if (sweep_workloads.empty()) {

@@ -12,6 +12,7 @@ namespace internal {
 struct Frame {
   bool fin = false;
   std::string data;
+  uint64_t message_id = 0;  // set while the trace observes messages
 };
 
 struct ConnectionState {
@@ -54,7 +55,16 @@ Connection::~Connection() { Close(); }
 absl::Status Connection::Send(std::string message) {
   if (state_->reset) return absl::UnavailableError("connection reset by peer");
   if (state_->closed[side_]) return absl::FailedPreconditionError("connection closed");
-  state_->network->StreamSend(state_, side_, false, std::move(message));
+  uint64_t id = 0;
+  if (Trace::Observing()) {
+    id = ++state_->network->next_message_id_;
+    TraceEvent("MessageSent", kObservation)
+        .Detail("id", absl::StrCat("s", id))
+        .Detail("from", state_->network->FormatAddress(local()))
+        .Detail("to", state_->network->FormatAddress(remote()))
+        .Detail("bytes", message.size());
+  }
+  state_->network->StreamSend(state_, side_, false, std::move(message), id);
   return absl::OkStatus();
 }
 
@@ -75,6 +85,12 @@ absl::StatusOr<std::string> Connection::Receive(SimDuration timeout) {
     // Keep reporting EOF on later reads.
     (void)inbound.inbox.TrySend(Frame{true, ""});
     return absl::OutOfRangeError("connection closed by peer");
+  }
+  if (frame->message_id != 0) {
+    TraceEvent("MessageReceived", kObservation)
+        .Detail("id", absl::StrCat("s", frame->message_id))
+        .Detail("from", state_->network->FormatAddress(remote()))
+        .Detail("to", state_->network->FormatAddress(local()));
   }
   return std::move(frame->data);
 }
@@ -167,28 +183,37 @@ Network::Drop Network::Decide(NodeId from, NodeId to, bool lossy) {
   return Drop::kNone;
 }
 
-void Network::TraceDrop(Address from, Address to, const char* what, Drop reason) {
+void Network::TraceDrop(Address from, Address to, const char* what, Drop reason, std::string_view message_id) {
   ++packets_dropped_;
   TraceEvent("PacketDropped")
       .Detail("from", FormatAddress(from))
       .Detail("to", FormatAddress(to))
       .Detail("what", what)
       .Detail("reason", DropName(static_cast<int>(reason)));
+  if (!message_id.empty() && Trace::Observing()) {
+    TraceEvent("MessageDropped", kObservation)
+        .Detail("id", message_id)
+        .Detail("from", FormatAddress(from))
+        .Detail("to", FormatAddress(to))
+        .Detail("reason", DropName(static_cast<int>(reason)));
+  }
 }
 
 void Network::DeliverEnvelope(Address from, Address to, Envelope envelope, const char* what) {
+  const std::string message_id =
+      envelope.kind == Envelope::Kind::kCall ? absl::StrCat("c", envelope.call_id_) : std::string();
   const Drop drop = Decide(from.node, to.node, true);
   if (drop != Drop::kNone) {
-    TraceDrop(from, to, what, drop);
+    TraceDrop(from, to, what, drop, message_id);
     return;
   }
   const SimTime arrival =
       ArrivalTime(from.node, to.node, simulation_->Now() + Latency(from.node, to.node));
-  simulation_->scheduler().ScheduleAt(arrival, [this, from, to, what,
+  simulation_->scheduler().ScheduleAt(arrival, [this, from, to, what, message_id,
                                                 envelope = std::move(envelope)]() mutable {
     // Checked again on arrival: a partition or failure in the meantime wins.
     if (!IsUp(to.node) || Blocked(from.node, to.node)) {
-      TraceDrop(from, to, what, IsUp(to.node) ? Drop::kPartition : Drop::kDown);
+      TraceDrop(from, to, what, IsUp(to.node) ? Drop::kPartition : Drop::kDown, message_id);
       return;
     }
     const uint64_t call_id = envelope.call_id_;
@@ -199,7 +224,7 @@ void Network::DeliverEnvelope(Address from, Address to, Envelope envelope, const
       if (kind == Envelope::Kind::kCall) {
         DeliverReply(call_id, to, from, absl::UnavailableError("connection refused"));
       }
-      if (it != listeners_.end()) TraceDrop(from, to, what, Drop::kLoss);
+      if (it != listeners_.end()) TraceDrop(from, to, what, Drop::kLoss, message_id);
     }
   });
 }
@@ -207,6 +232,13 @@ void Network::DeliverEnvelope(Address from, Address to, Envelope envelope, const
 void Network::SendReply(uint64_t call_id, Address server, absl::StatusOr<std::string> response) {
   auto it = calls_.find(call_id);
   if (it == calls_.end()) return;  // the caller gave up or died
+  if (Trace::Observing()) {
+    TraceEvent("MessageSent", kObservation)
+        .Detail("id", absl::StrCat("r", call_id))
+        .Detail("from", FormatAddress(server))
+        .Detail("to", FormatAddress(it->second.caller))
+        .Detail("ok", response.ok());
+  }
   DeliverReply(call_id, server, it->second.caller, std::move(response));
 }
 
@@ -214,7 +246,7 @@ void Network::DeliverReply(uint64_t call_id, Address from, Address to,
                            absl::StatusOr<std::string> response) {
   const Drop drop = Decide(from.node, to.node, true);
   if (drop != Drop::kNone) {
-    TraceDrop(from, to, "reply", drop);
+    TraceDrop(from, to, "reply", drop, absl::StrCat("r", call_id));
     return;
   }
   const SimTime arrival =
@@ -222,7 +254,7 @@ void Network::DeliverReply(uint64_t call_id, Address from, Address to,
   simulation_->scheduler().ScheduleAt(arrival, [this, call_id, from, to,
                                                 response = std::move(response)]() mutable {
     if (!IsUp(to.node) || Blocked(from.node, to.node)) {
-      TraceDrop(from, to, "reply", IsUp(to.node) ? Drop::kPartition : Drop::kDown);
+      TraceDrop(from, to, "reply", IsUp(to.node) ? Drop::kPartition : Drop::kDown, absl::StrCat("r", call_id));
       return;
     }
     auto it = calls_.find(call_id);
@@ -304,9 +336,35 @@ absl::StatusOr<std::string> Network::Call(Address from, Address to, std::string_
     envelope.network_ = this;
     envelope.call_id_ = call_id;
     envelope.server_ = to;
+    if (Trace::Observing()) {
+      TraceEvent("MessageSent", kObservation)
+          .Detail("id", absl::StrCat("c", call_id))
+          .Detail("from", FormatAddress(from))
+          .Detail("to", FormatAddress(to))
+          .Detail("method", method)
+          .Detail("bytes", envelope.payload.size());
+    }
     DeliverEnvelope(from, to, std::move(envelope), "call");
   }
-  return AwaitCall(call_id, future, timeout);
+  absl::StatusOr<std::string> response = AwaitCall(call_id, future, timeout);
+  if (Trace::Observing() && response.ok()) {
+    TraceEvent("MessageReceived", kObservation)
+        .Detail("id", absl::StrCat("r", call_id))
+        .Detail("from", FormatAddress(to))
+        .Detail("to", FormatAddress(from));
+  }
+  return response;
+}
+
+absl::StatusOr<Envelope> Listener::Receive(SimDuration timeout) {
+  absl::StatusOr<Envelope> envelope = mailbox_.Receive(timeout);
+  if (envelope.ok() && envelope->kind == Envelope::Kind::kCall && network_ != nullptr && Trace::Observing()) {
+    TraceEvent("MessageReceived", kObservation)
+        .Detail("id", absl::StrCat("c", envelope->call_id_))
+        .Detail("from", network_->FormatAddress(envelope->from))
+        .Detail("to", network_->FormatAddress(address_));
+  }
+  return envelope;
 }
 
 absl::StatusOr<std::unique_ptr<Listener>> Network::Listen(Address address, size_t capacity) {
@@ -366,7 +424,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Network::Connect(Address from, Addre
 }
 
 void Network::StreamSend(const std::shared_ptr<ConnectionState>& state, int side, bool fin,
-                         std::string message) {
+                         std::string message, uint64_t message_id) {
   const int to_side = 1 - side;
   const NodeId from = state->ends[side].node;
   const NodeId to = state->ends[to_side].node;
@@ -383,7 +441,7 @@ void Network::StreamSend(const std::shared_ptr<ConnectionState>& state, int side
         if (!locked->in[to_side].stalled.empty()) ResetConnection(*locked, "stalled");
       });
     }
-    inbound.stalled.push_back(Frame{fin, std::move(message)});
+    inbound.stalled.push_back(Frame{fin, std::move(message), message_id});
     return;
   }
   SimDuration delay = Latency(from, to);
@@ -395,10 +453,11 @@ void Network::StreamSend(const std::shared_ptr<ConnectionState>& state, int side
   arrival = std::max(arrival, inbound.last_arrival);
   inbound.last_arrival = arrival;
   std::weak_ptr<ConnectionState> weak = state;
-  simulation_->scheduler().ScheduleAt(arrival, [weak, to_side, fin, message = std::move(message)]() mutable {
+  simulation_->scheduler().ScheduleAt(arrival, [weak, to_side, fin, message = std::move(message),
+                                                message_id]() mutable {
     auto locked = weak.lock();
     if (locked == nullptr || locked->reset) return;
-    (void)locked->in[to_side].inbox.TrySend(Frame{fin, std::move(message)});
+    (void)locked->in[to_side].inbox.TrySend(Frame{fin, std::move(message), message_id});
   });
 }
 
@@ -406,7 +465,7 @@ void Network::FlushStalled(const std::shared_ptr<ConnectionState>& state, int to
   auto& inbound = state->in[to_side];
   std::deque<Frame> frames = std::move(inbound.stalled);
   inbound.stalled.clear();
-  for (Frame& frame : frames) StreamSend(state, 1 - to_side, frame.fin, std::move(frame.data));
+  for (Frame& frame : frames) StreamSend(state, 1 - to_side, frame.fin, std::move(frame.data), frame.message_id);
 }
 
 void Network::ResetConnection(ConnectionState& state, const char* reason) {

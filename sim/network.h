@@ -97,6 +97,7 @@ struct Envelope {
   void Reply(absl::StatusOr<std::string> response);
 
  private:
+  friend class Listener;
   friend class Network;
   Network* network_ = nullptr;
   uint64_t call_id_ = 0;
@@ -110,9 +111,8 @@ class Listener {
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
-  absl::StatusOr<Envelope> Receive(SimDuration timeout = SimDuration::Max()) {
-    return mailbox_.Receive(timeout);
-  }
+  // The next envelope (a call's arrival is observed in the trace).
+  absl::StatusOr<Envelope> Receive(SimDuration timeout = SimDuration::Max());
   Address address() const { return address_; }
 
  private:
@@ -203,7 +203,7 @@ class Network {
   SimDuration Latency(NodeId from, NodeId to);
   Rng& LinkRng(NodeId from, NodeId to);
   Drop Decide(NodeId from, NodeId to, bool lossy);
-  void TraceDrop(Address from, Address to, const char* what, Drop reason);
+  void TraceDrop(Address from, Address to, const char* what, Drop reason, std::string_view message_id = {});
   SimTime ArrivalTime(NodeId from, NodeId to, SimTime earliest);
   void DeliverEnvelope(Address from, Address to, Envelope envelope, const char* what);
   void SendReply(uint64_t call_id, Address server, absl::StatusOr<std::string> response);
@@ -218,7 +218,7 @@ class Network {
                                         const Future<absl::StatusOr<std::string>>& future,
                                         SimDuration timeout);
   void StreamSend(const std::shared_ptr<internal::ConnectionState>& state, int side, bool fin,
-                  std::string message);
+                  std::string message, uint64_t message_id = 0);
   void FlushStalled(const std::shared_ptr<internal::ConnectionState>& state, int side);
   void ResetConnection(internal::ConnectionState& state, const char* reason);
   void Unbind(Address address);
@@ -242,6 +242,7 @@ class Network {
   std::map<uint64_t, PendingCall> calls_;
   std::map<uint64_t, std::weak_ptr<internal::ConnectionState>> connections_;
   uint64_t next_call_id_ = 1;
+  uint64_t next_message_id_ = 0;  // observed stream messages (see Trace::Observe)
   uint64_t next_connection_id_ = 1;
   uint64_t packets_sent_ = 0;
   uint64_t packets_dropped_ = 0;

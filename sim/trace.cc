@@ -93,6 +93,23 @@ void Trace::Emit(std::string name, std::vector<TraceDetail> details) {
   tail_.push_back(std::move(record));
 }
 
+void Trace::Observe(std::string name, std::vector<TraceDetail> details) {
+  if (sinks_.empty()) return;
+  TraceRecord record;
+  record.time = clock_->Now();
+  Scheduler::Place place = clock_->CurrentPlace();
+  record.group = std::move(place.group);
+  record.actor = std::move(place.actor);
+  record.name = std::move(name);
+  record.details = std::move(details);
+  for (const auto& sink : sinks_) sink->Write(record);
+}
+
+bool Trace::Observing() {
+  const Trace* trace = Current();
+  return trace != nullptr && !trace->sinks_.empty();
+}
+
 void Trace::Flush() {
   for (const auto& sink : sinks_) sink->Flush();
 }
@@ -105,7 +122,13 @@ std::vector<std::string> Trace::TailLines() const {
 }
 
 TraceEvent::~TraceEvent() {
-  if (Trace* trace = Trace::Current()) trace->Emit(std::move(name_), std::move(details_));
+  Trace* trace = Trace::Current();
+  if (trace == nullptr) return;
+  if (observation_) {
+    trace->Observe(std::move(name_), std::move(details_));
+  } else {
+    trace->Emit(std::move(name_), std::move(details_));
+  }
 }
 
 TextTraceSink::~TextTraceSink() {

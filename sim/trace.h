@@ -68,6 +68,14 @@ class Trace {
   absl::Status SinkStatus() const;
   // Fills time, group and actor from the scheduler, then records.
   void Emit(std::string name, std::vector<TraceDetail> details);
+  // An observation: written to the sinks only. It is not part of the
+  // fingerprint, the event count or the failure tail, so a run traced to a
+  // file replays the run without one bit for bit. Messages sent and
+  // received are observations (for the space-time pictures).
+  void Observe(std::string name, std::vector<TraceDetail> details);
+  // True when the current trace has a sink: observations cost nothing
+  // otherwise, and callers check this before building one.
+  static bool Observing();
   void Flush();
 
   uint64_t digest() const { return digest_; }
@@ -89,9 +97,14 @@ struct Hex {
 
 // Builder: TraceEvent("LeaderElected").Detail("term", 3).Detail("member", Hex{id});
 // emitted when it goes out of scope. Dropped when no simulation is running.
+struct ObservationTag {};
+inline constexpr ObservationTag kObservation;
+
 class TraceEvent {
  public:
   explicit TraceEvent(std::string_view name) : name_(name) {}
+  // An observation (see Trace::Observe).
+  TraceEvent(std::string_view name, ObservationTag) : name_(name), observation_(true) {}
   TraceEvent(const TraceEvent&) = delete;
   TraceEvent& operator=(const TraceEvent&) = delete;
   ~TraceEvent();
@@ -125,6 +138,7 @@ class TraceEvent {
  private:
   std::string name_;
   std::vector<TraceDetail> details_;
+  bool observation_ = false;
 };
 
 // One line per event to a file (or stdout). Owns the FILE* unless it is a

@@ -1,7 +1,10 @@
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "viz/space_time.h"
 #include "viz/sweep_report.h"
 #include "viz/text.h"
 
@@ -93,6 +96,62 @@ TEST(SweepReportTest, JUnitHasACasePerPropertyAndRunHealth) {
   EXPECT_NE(xml.find("name=\"run-health\""), std::string::npos);
   EXPECT_NE(xml.find("killed by signal 11"), std::string::npos);
   EXPECT_NE(xml.find("<skipped message=\"never seen in 3 runs"), std::string::npos);
+}
+
+sim::TraceRecord Event(int64_t ms, std::string group, std::string name,
+                       std::vector<sim::TraceDetail> details = {}) {
+  return {sim::SimTime::FromNanos(ms * 1'000'000), std::move(group), "a", std::move(name), std::move(details)};
+}
+
+// A small run: two members exchange heartbeats (collapsed), a partition
+// isolates one, a message is lost, a violation ends it. The DOT text is the
+// golden file's (Graphviz's own output is not compared: it varies by version).
+std::vector<sim::TraceRecord> SmallTrace() {
+  std::vector<sim::TraceRecord> events;
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    events.push_back(Event(100 * i, "m0/etcd/process", "MessageSent", {{"id", id}, {"to", "m1:2380"}, {"bytes", "45"}}));
+    events.push_back(Event(100 * i + 1, "m1/etcd/process", "MessageReceived", {{"id", id}, {"from", "m0:41000"}}));
+  }
+  events.push_back(Event(350, "world", "PartitionStarted", {{"kind", "isolate"}, {"node", "m1"}}));
+  events.push_back(Event(400, "m0/etcd/process", "MessageSent", {{"id", "c7"}, {"to", "m1:2380"}, {"method", "/raft"}}));
+  events.push_back(Event(401, "world", "MessageDropped", {{"id", "c7"}, {"reason", "partition"}}));
+  events.push_back(Event(500, "world", "NodeDown", {{"node", "m0"}, {"kind", "power_off"}}));
+  events.push_back(Event(600, "world", "NodeUp", {{"node", "m0"}}));
+  events.push_back(Event(700, "world", "PartitionHealed", {{"blocked_pairs", "2"}}));
+  events.push_back(Event(800, "checker", "PropertyViolated", {{"property", "OneClusterId"}, {"details", "two \"IDs\""}}));
+  return events;
+}
+
+TEST(SpaceTimeTest, MatchesTheGoldenDot) {
+  const SpaceTime picture = BuildSpaceTime(SmallTrace(), {});
+  ASSERT_TRUE(picture.first_violation.has_value());
+  EXPECT_EQ(*picture.first_violation, 12u);
+  EXPECT_FALSE(picture.truncated);
+  const std::string golden_path = std::string(ETCD_DST_SOURCE_DIR) + "/viz/testdata/space_time_golden.dot";
+  if (std::getenv("UPDATE_GOLDEN") != nullptr) std::ofstream(golden_path) << picture.dot;
+  std::ifstream in(golden_path);
+  std::stringstream golden;
+  golden << in.rdbuf();
+  EXPECT_EQ(picture.dot, golden.str()) << "regenerate with UPDATE_GOLDEN=1 after checking the picture";
+}
+
+TEST(SpaceTimeTest, LanesCollapsingAndTheCap) {
+  EXPECT_EQ(LaneOf("etcd-main-0/etcd/process"), "etcd-main-0/etcd/process");
+  EXPECT_EQ(LaneOf("etcd-main-0/etcd"), "etcd-main-0/etcd");
+  EXPECT_EQ(LaneOf("etcd-main-0/backup-restore/leading/snapshotter-run"), "etcd-main-0/backup-restore");
+  EXPECT_EQ(LaneOf("world"), "world");
+  const SpaceTime picture = BuildSpaceTime(SmallTrace(), {});
+  EXPECT_NE(picture.dot.find("x3"), std::string::npos);  // three sends in a row: one box
+  EXPECT_NE(picture.dot.find("label=\"partition\""), std::string::npos);
+  EXPECT_NE(picture.dot.find("label=\"m0 down\""), std::string::npos);
+  EXPECT_NE(picture.dot.find("two \\\"IDs\\\""), std::string::npos);  // escaped for DOT
+  std::vector<sim::TraceRecord> many;
+  for (int i = 0; i < 5000; ++i) many.push_back(Event(i, i % 2 ? "a" : "b", i % 3 ? "X" : "Y"));
+  const SpaceTime capped = BuildSpaceTime(many, {.before = 5000, .after = 0, .max_boxes = 100});
+  EXPECT_TRUE(capped.truncated);
+  EXPECT_EQ(capped.boxes, 100u);
+  EXPECT_NE(capped.dot.find("truncated:"), std::string::npos);
 }
 
 }  // namespace

@@ -132,6 +132,7 @@ absl::StatusOr<etcd_dst::result::RunResult> RunWorkload(const RunOptions& option
     header.set_format_version(1);
     header.set_seed(options.seed);
     header.set_workload(options.workload);
+    header.set_replay(simulation.ReplayLine());
     auto sink = sim::ProtoTraceSink::Open(options.trace_path, header);
     if (!sink.ok()) return sink.status();
     proto_sink = sink->get();

@@ -1,0 +1,314 @@
+#include "viz/space_time.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "fmt/format.h"
+#include "viz/text.h"
+
+namespace viz {
+namespace {
+
+constexpr int kLaneWidth = 230;  // points
+constexpr int kRowHeight = 40;
+
+const std::string* Find(const sim::TraceRecord& event, std::string_view key) {
+  for (const sim::TraceDetail& detail : event.details) {
+    if (detail.key == key) return &detail.value;
+  }
+  return nullptr;
+}
+
+std::string Shorten(std::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  return std::string(text.substr(0, max - 3)) + "...";
+}
+
+bool IsFault(const std::string& name) {
+  static const std::set<std::string> kFaults = {"FaultInjected", "PowerLoss", "HostPowerOff", "HostPowerOn",
+                                                "PartitionStarted", "PartitionHealed", "NodeDown", "NodeUp",
+                                                "DiskProcessCrash", "ContainerKilled", "PodDeleted"};
+  return kFaults.contains(name);
+}
+
+bool IsMessage(const std::string& name) {
+  return name == "MessageSent" || name == "MessageReceived" || name == "MessageDropped";
+}
+
+// Runs of events in a lane merge when their keys are equal.
+std::string CollapseKey(const sim::TraceRecord& event) {
+  if (event.name == "PropertyViolated" || IsFault(event.name)) return "";  // never merged
+  std::string key = event.name;
+  if (const std::string* method = Find(event, "method")) key += "|" + *method;
+  return key;
+}
+
+// "31.287s": milliseconds are enough to order a picture; the table has the rest.
+std::string ShortTime(sim::SimTime time) { return fmt::format("{:.3f}s", time.nanos() / 1e9); }
+
+std::string Label(const sim::TraceRecord& event, size_t count) {
+  const std::string times = count > 1 ? fmt::format(" x{}", count) : "";
+  if (IsMessage(event.name)) {
+    // The arrow shows the other end; the label says what and where.
+    const std::string* method = Find(event, "method");
+    const std::string* bytes = Find(event, "bytes");
+    if (event.name == "MessageSent") {
+      const std::string* to = Find(event, "to");
+      return fmt::format("{} send{}{}\nto {}{}", ShortTime(event.time), method ? " " + Shorten(*method, 24) : "",
+                         bytes ? " (" + *bytes + " B)" : "", to ? *to : "?", times);
+    }
+    const std::string* from = Find(event, "from");
+    return fmt::format("{} {}{}\nfrom {}{}", ShortTime(event.time),
+                       event.name == "MessageReceived" ? "receive" : "lost", method ? " " + Shorten(*method, 24) : "",
+                       from ? *from : "?", times);
+  }
+  std::string label = fmt::format("{} {}{}", ShortTime(event.time), event.name, times);
+  int shown = 0;
+  for (const sim::TraceDetail& detail : event.details) {
+    if (detail.key == "id" || shown == 2) continue;
+    label += fmt::format("\n{}={}", detail.key, Shorten(detail.value, 40));
+    ++shown;
+  }
+  return label;
+}
+
+struct Box {
+  size_t first;  // event index
+  size_t lane;
+  size_t count = 1;
+  size_t row = 0;
+};
+
+}  // namespace
+
+std::string LaneOf(const std::string& group) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= group.size() && parts.size() < 3) {
+    const size_t slash = group.find('/', start);
+    parts.push_back(group.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  // A member's etcd container holds the wrapper and, below it, the etcd
+  // process: two lanes. Elsewhere the first two components.
+  if (parts.size() >= 3 && parts[1] == "etcd") return parts[0] + "/etcd/" + parts[2];
+  if (parts.size() >= 2) return parts[0] + "/" + parts[1];
+  return parts.empty() ? std::string("-") : parts[0];
+}
+
+SpaceTime BuildSpaceTime(const std::vector<sim::TraceRecord>& events, const SpaceTimeOptions& options) {
+  SpaceTime out;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].name == "PropertyViolated") {
+      out.first_violation = i;
+      break;
+    }
+  }
+  // The window.
+  size_t lo = 0, hi = events.size();
+  if (options.from_ns.has_value() || options.to_ns.has_value()) {
+    const int64_t from = options.from_ns.value_or(INT64_MIN), to = options.to_ns.value_or(INT64_MAX);
+    while (lo < events.size() && events[lo].time.nanos() < from) ++lo;
+    hi = lo;
+    while (hi < events.size() && events[hi].time.nanos() <= to) ++hi;
+  } else if (out.first_violation.has_value()) {
+    const size_t v = *out.first_violation;
+    lo = v > options.before ? v - options.before : 0;
+    hi = std::min(events.size(), v + options.after + 1);
+  } else {
+    hi = std::min(events.size(), options.before + options.after);
+  }
+  out.first_event = lo;
+  out.last_event = hi == 0 ? 0 : hi - 1;
+
+  // Lanes in order of first appearance; boxes with runs collapsed per lane.
+  std::vector<std::string> lanes;
+  std::map<std::string, size_t> lane_index;
+  std::vector<Box> boxes;
+  std::vector<size_t> box_of(hi - lo, SIZE_MAX);
+  std::map<size_t, size_t> last_box_in_lane;  // lane -> box
+  for (size_t i = lo; i < hi; ++i) {
+    const std::string lane_name = LaneOf(events[i].group);
+    auto [it, added] = lane_index.emplace(lane_name, lanes.size());
+    if (added) lanes.push_back(lane_name);
+    const size_t lane = it->second;
+    const std::string key = CollapseKey(events[i]);
+    auto last = last_box_in_lane.find(lane);
+    if (!key.empty() && last != last_box_in_lane.end() && CollapseKey(events[boxes[last->second].first]) == key) {
+      ++boxes[last->second].count;
+      box_of[i - lo] = last->second;
+      continue;
+    }
+    box_of[i - lo] = boxes.size();
+    last_box_in_lane[lane] = boxes.size();
+    boxes.push_back({i, lane});
+  }
+  // The cap: the earliest boxes go (the window ends at the violation).
+  size_t first_box = 0;
+  if (boxes.size() > options.max_boxes) {
+    first_box = boxes.size() - options.max_boxes;
+    out.truncated = true;
+  }
+  for (size_t b = first_box; b < boxes.size(); ++b) boxes[b].row = b - first_box;
+  out.boxes = boxes.size() - first_box;
+  auto drawn = [&](size_t box) { return box != SIZE_MAX && box >= first_box; };
+  auto x_of = [&](size_t lane) { return static_cast<int>(lane) * kLaneWidth; };
+  auto y_of = [&](size_t row) { return -static_cast<int>(row) * kRowHeight; };
+
+  std::string dot = "digraph spacetime {\n";
+  dot += "  graph [splines=true, outputorder=nodesfirst, bgcolor=\"white\"];\n";
+  dot += "  node [shape=box, fontname=\"Helvetica\", fontsize=8, style=\"rounded,filled\", fillcolor=\"#f7f7f7\", "
+         "color=\"#999999\", width=2.9, height=0.48, fixedsize=true];\n";
+  dot += "  edge [fontname=\"Helvetica\", fontsize=7, arrowsize=0.5];\n";
+
+  // Fault spans, drawn first (behind the boxes): partitions across every
+  // lane, a machine down across the lanes of its pod.
+  const size_t rows = out.boxes;
+  // The row of the first drawn box at or after each event of the window.
+  std::vector<size_t> row_at(hi - lo + 1, rows);
+  for (size_t k = hi; k > lo; --k) {
+    const size_t box = box_of[k - 1 - lo];
+    row_at[k - 1 - lo] = drawn(box) ? std::min(boxes[box].row, row_at[k - lo]) : row_at[k - lo];
+  }
+  auto row_of_event = [&](size_t i) -> size_t { return i < lo ? row_at[0] : row_at[std::min(i, hi) - lo]; };
+  struct Span {
+    size_t from_row, to_row;
+    std::string label;
+    std::vector<size_t> lanes;  // empty: all
+  };
+  std::vector<Span> spans;
+  {
+    int partitions = 0;
+    size_t partition_start = lo;
+    std::map<std::string, size_t> down_since;  // node -> event index
+    for (size_t i = 0; i < hi; ++i) {
+      const sim::TraceRecord& event = events[i];
+      if (event.name == "PartitionStarted") {
+        if (partitions++ == 0) partition_start = std::max(i, lo);
+      } else if (event.name == "PartitionHealed" && partitions > 0) {
+        if (--partitions == 0 && i >= lo) {
+          spans.push_back({row_of_event(partition_start), row_of_event(i), "partition", {}});
+        }
+      } else if (event.name == "NodeDown") {
+        if (const std::string* node = Find(event, "node")) down_since[*node] = std::max(i, lo);
+      } else if (event.name == "NodeUp") {
+        const std::string* node = Find(event, "node");
+        if (node == nullptr) continue;
+        auto since = down_since.find(*node);
+        if (since == down_since.end()) continue;
+        if (i >= lo && i > since->second) {
+          std::vector<size_t> node_lanes;
+          for (size_t l = 0; l < lanes.size(); ++l) {
+            if (lanes[l] == *node || lanes[l].rfind(*node + "/", 0) == 0) node_lanes.push_back(l);
+          }
+          if (!node_lanes.empty()) spans.push_back({row_of_event(since->second), row_of_event(i), *node + " down", node_lanes});
+        }
+        down_since.erase(since);
+      }
+    }
+    if (partitions > 0) spans.push_back({row_of_event(partition_start), rows, "partition (not healed)", {}});
+    for (const auto& [node, since] : down_since) {
+      std::vector<size_t> node_lanes;
+      for (size_t l = 0; l < lanes.size(); ++l) {
+        if (lanes[l] == node || lanes[l].rfind(node + "/", 0) == 0) node_lanes.push_back(l);
+      }
+      if (!node_lanes.empty()) spans.push_back({row_of_event(since), rows, node + " down", node_lanes});
+    }
+  }
+  for (size_t s = 0; s < spans.size(); ++s) {
+    const Span& span = spans[s];
+    if (span.to_row <= span.from_row) continue;
+    size_t left = 0, right = lanes.empty() ? 0 : lanes.size() - 1;
+    if (!span.lanes.empty()) {
+      left = *std::min_element(span.lanes.begin(), span.lanes.end());
+      right = *std::max_element(span.lanes.begin(), span.lanes.end());
+    }
+    const double width = (right - left + 1) * kLaneWidth;
+    const double height = (span.to_row - span.from_row) * kRowHeight;
+    const double cx = (x_of(left) + x_of(right)) / 2.0;
+    const double cy = y_of(span.from_row) - height / 2.0 + kRowHeight / 2.0;
+    dot += fmt::format(
+        "  span{} [label=\"{}\", pos=\"{:.0f},{:.0f}!\", width={:.2f}, height={:.2f}, style=filled, "
+        "fillcolor=\"{}\", color=\"none\", fontcolor=\"#a05050\", labelloc=t];\n",
+        s, DotString(span.label), cx, cy, width / 72.0, height / 72.0,
+        span.label.find("partition") != std::string::npos ? "#fbe3e3" : "#e6e6f5");
+  }
+
+  // Lane headers.
+  for (size_t l = 0; l < lanes.size(); ++l) {
+    dot += fmt::format("  lane{} [label=\"{}\", pos=\"{},{}!\", fillcolor=\"#dde8f5\", fontsize=10, style=\"filled\"];\n",
+                       l, DotString(lanes[l]), x_of(l), kRowHeight * 2);
+  }
+  if (out.truncated) {
+    dot += fmt::format("  truncated [label=\"truncated: {} earlier boxes not drawn\", pos=\"{},{}!\", "
+                       "fillcolor=\"#fff3cd\", width=4];\n",
+                       first_box, x_of(0), kRowHeight);
+  }
+  // Boxes.
+  for (size_t b = first_box; b < boxes.size(); ++b) {
+    const Box& box = boxes[b];
+    const sim::TraceRecord& event = events[box.first];
+    std::string style;
+    if (event.name == "PropertyViolated") {
+      style = ", fillcolor=\"#f8d0d0\", color=\"#c00000\", penwidth=2";
+    } else if (IsFault(event.name)) {
+      style = ", fillcolor=\"#fde9c8\", color=\"#c07000\"";
+    } else if (IsMessage(event.name)) {
+      style = ", fillcolor=\"#ffffff\", color=\"#c8c8c8\"";
+    }
+    dot += fmt::format("  e{} [label=\"{}\", pos=\"{},{}!\", URL=\"#e{}\", tooltip=\"{}\"{}];\n", box.first,
+                       DotString(Label(event, box.count)), x_of(box.lane), y_of(box.row), box.first,
+                       DotString(FormatTraceLine(event)), style);
+  }
+  // Lane lines: each box to the next in its lane.
+  std::map<size_t, size_t> previous;  // lane -> box
+  for (size_t b = first_box; b < boxes.size(); ++b) {
+    auto it = previous.find(boxes[b].lane);
+    if (it != previous.end()) {
+      dot += fmt::format("  e{} -> e{} [arrowhead=none, color=\"#dddddd\", style=dotted];\n", boxes[it->second].first,
+                         boxes[b].first);
+    }
+    previous[boxes[b].lane] = b;
+  }
+  // Messages: send box -> receive box, one arrow per pair of boxes.
+  std::map<std::string, size_t> sent;  // message id -> box
+  std::map<std::pair<size_t, size_t>, size_t> arrows;
+  std::vector<std::pair<size_t, size_t>> drops;  // send box, drop event
+  for (size_t i = lo; i < hi; ++i) {
+    const sim::TraceRecord& event = events[i];
+    if (!IsMessage(event.name)) continue;
+    const std::string* id = Find(event, "id");
+    if (id == nullptr) continue;
+    if (event.name == "MessageSent") {
+      sent[*id] = box_of[i - lo];
+      continue;
+    }
+    auto from = sent.find(*id);
+    if (from == sent.end() || !drawn(from->second)) continue;
+    if (event.name == "MessageReceived" && drawn(box_of[i - lo])) {
+      ++arrows[{from->second, box_of[i - lo]}];
+    } else if (event.name == "MessageDropped") {
+      drops.push_back({from->second, i});
+    }
+  }
+  for (const auto& [pair, count] : arrows) {
+    if (pair.first == pair.second) continue;
+    dot += fmt::format("  e{} -> e{} [color=\"#3060c0\"{}];\n", boxes[pair.first].first, boxes[pair.second].first,
+                       count > 1 ? fmt::format(", label=\"x{}\"", count) : "");
+  }
+  for (size_t d = 0; d < drops.size(); ++d) {
+    const Box& from = boxes[drops[d].first];
+    const size_t row = row_of_event(drops[d].second);
+    dot += fmt::format("  drop{} [label=\"x lost\", shape=plaintext, style=\"\", fontcolor=\"#c00000\", width=0.5, "
+                       "pos=\"{},{}!\"];\n",
+                       d, x_of(from.lane) + kLaneWidth / 2, y_of(std::min(row, rows)));
+    dot += fmt::format("  e{} -> drop{} [color=\"#c00000\", style=dashed];\n", from.first, d);
+  }
+  dot += "}\n";
+  out.dot = std::move(dot);
+  return out;
+}
+
+}  // namespace viz
