@@ -130,6 +130,13 @@ int Main(int argc, char** argv) {
   sweep->add_option("--seed-timeout", seed_timeout, "Kill and fail a seed running longer than this (wall seconds)")
       ->check(CLI::Range(0.001, 1e6))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  size_t failure_pages = 12;
+  sweep->add_option("--pages", failure_pages, "Failure pages drawn at most (seeds re-run with a trace)")
+      ->check(CLI::Range(size_t{0}, size_t{1000}))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  std::string compare_dir;
+  sweep->add_option("--compare", compare_dir, "A previous sweep's --out: mark failures new, ongoing or resolved")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   uint64_t seed_memory = 8192;
   sweep->add_option("--seed-memory-mib", seed_memory, "Fail a seed that needs more address space (0: no limit)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30))
@@ -241,6 +248,12 @@ int Main(int argc, char** argv) {
     options.out_dir = out_dir;
     options.seed_timeout_seconds = seed_timeout;
     options.seed_memory_mib = seed_memory;
+    options.failure_pages = failure_pages;
+    if (!compare_dir.empty()) {
+      const std::string journal = (std::filesystem::path(compare_dir) / "results.journal").string();
+      if (absl::Status status = CheckInputFile("--compare", journal); !status.ok()) return BadInput(status);
+    }
+    options.compare_dir = compare_dir;
     return RunSweep(options);
   }
   return BadInput("no subcommand (see etcd-dst --help)");

@@ -18,6 +18,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <set>
 #include <new>
 #include <tuple>
 
@@ -29,6 +31,9 @@
 #include "fmt/format.h"
 #include "sim/run_result.pb.h"
 #include "workloads/runner.h"
+#include "sim/trace.h"
+#include "viz/dashboard.h"
+#include "viz/failure_page.h"
 #include "viz/sweep_report.h"
 #include "workloads/workload.h"
 
@@ -118,10 +123,8 @@ std::string ReplayLine(const Job& job) {
 // The child: runs each seed of its batch as `etcd-dst run --workload W --seed
 // S [--profile P]` would, with the seed's output in its log (removed when it
 // passes), and never returns.
-[[noreturn]] void RunChild(const SweepOptions& options, const std::vector<Job>& batch, char* shared) {
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+// A child's address-space limit, and a clear end when it is reached.
+void LimitMemory(const SweepOptions& options) {
   if (options.seed_memory_mib > 0 && !kAddressSanitizer) {
     const rlim_t bytes = static_cast<rlim_t>(options.seed_memory_mib) << 20;
     const rlimit limit{bytes, bytes};
@@ -132,6 +135,13 @@ std::string ReplayLine(const Job& job) {
     [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
     _exit(kChildOutOfMemory);
   });
+}
+
+[[noreturn]] void RunChild(const SweepOptions& options, const std::vector<Job>& batch, char* shared) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  LimitMemory(options);
   auto* header = reinterpret_cast<SlotHeader*>(shared);
   char* records = shared + sizeof(SlotHeader);
   for (size_t k = 0; k < batch.size(); ++k) {
@@ -299,8 +309,7 @@ class Progress {
   Clock::time_point started_, last_;
 };
 
-// JUnit (DIR/junit_etcd-dst.xml, and $ARTIFACTS/ when set) from the journal.
-absl::Status WriteJUnit(const std::string& journal_path, const viz::SweepInfo& info, const std::string& out_dir) {
+absl::StatusOr<viz::SweepSummary> SummarizeJournal(const std::string& journal_path) {
   viz::SweepSummary summary;
   absl::StatusOr<JournalScan> scan = ReadJournal(journal_path, [&](uint64_t, std::string_view payload) {
     etcd_dst::result::SweepRun run;
@@ -308,6 +317,11 @@ absl::Status WriteJUnit(const std::string& journal_path, const viz::SweepInfo& i
     return absl::OkStatus();
   });
   if (!scan.ok()) return scan.status();
+  return summary;
+}
+
+// JUnit: DIR/junit_etcd-dst.xml, and $ARTIFACTS/ when set.
+absl::Status WriteJUnit(const viz::SweepSummary& summary, const viz::SweepInfo& info, const std::string& out_dir) {
   const std::string xml = viz::JUnitXml(summary, info);
   std::vector<std::string> paths = {(std::filesystem::path(out_dir) / "junit_etcd-dst.xml").string()};
   if (const char* artifacts = std::getenv("ARTIFACTS"); artifacts != nullptr && *artifacts != '\0') {
@@ -319,6 +333,99 @@ absl::Status WriteJUnit(const std::string& journal_path, const viz::SweepInfo& i
     if (absl::Status status = WriteOutputFile("junit", path, xml); !status.ok()) return status;
   }
   return absl::OkStatus();
+}
+
+// In a failure-page child: a fatal signal (an abort, a fault, the parent's
+// SIGTERM for a hang) first flushes the trace, so that the page shows what
+// happened up to it.
+void FlushTraceAndDie(int signal) {
+  if (sim::Trace* trace = sim::Trace::Current()) trace->Flush();
+  _exit(128 + signal);
+}
+
+void FlushTraceOnFatalSignals() {
+  static char alternate_stack[1 << 16];
+  stack_t stack{};
+  stack.ss_sp = alternate_stack;
+  stack.ss_size = sizeof alternate_stack;
+  sigaltstack(&stack, nullptr);
+  struct sigaction action {};
+  action.sa_handler = FlushTraceAndDie;
+  action.sa_flags = SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTERM}) sigaction(signal, &action, nullptr);
+}
+
+// Failure pages for the first failing seeds of each workload and property
+// (the fastest failures first), at most `limit` in all: each seed runs again
+// in a child, with a trace, and the child draws the page. A seed that hangs
+// again is killed at the sweep's limit; its page shows the trace it left.
+viz::FailurePages WriteFailurePages(const viz::SweepSummary& summary, const SweepOptions& options,
+                                    const std::filesystem::path& out_dir) {
+  std::vector<std::tuple<std::string, const viz::GroupSummary*, uint64_t>> chosen;  // name, group, seed
+  std::set<std::pair<std::string, uint64_t>> seen;
+  for (const viz::GroupSummary& group : summary.groups()) {
+    auto take = [&](const std::vector<viz::Example>& examples, size_t count) {
+      for (size_t i = 0; i < examples.size() && i < count; ++i) {
+        if (seen.insert({group.Name(), examples[i].seed}).second) chosen.push_back({group.Name(), &group, examples[i].seed});
+      }
+    };
+    for (const auto& [name, property] : group.properties) take(property.examples, 2);
+    take(group.harness_examples, 2);
+  }
+  if (chosen.size() > options.failure_pages) chosen.resize(options.failure_pages);
+  viz::FailurePages pages;
+  for (const auto& [name, group, seed] : chosen) {
+    const std::string relative = fmt::format("failures/{}-{}", name, seed);
+    const std::filesystem::path dir = out_dir / relative;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (null >= 0) {
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+      }
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      FlushTraceOnFatalSignals();
+      LimitMemory(options);
+      workloads::RunOptions run;
+      run.workload = group->workload;
+      run.seed = seed;
+      run.profile = group->profile;
+      run.trace_path = (dir / "trace.pb").string();
+      (void)workloads::RunWorkload(run);
+      const absl::Status page = viz::WriteFailurePage(run.trace_path, dir.string(), {});
+      _exit(page.ok() ? 0 : 1);
+    }
+    if (pid < 0) continue;
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(options.seed_timeout_seconds * 2));
+    int status = 0;
+    bool terminated = false;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (!terminated && Clock::now() > deadline) {
+        kill(pid, SIGTERM);  // flushes the trace, then exits
+        terminated = true;
+      } else if (terminated && Clock::now() > deadline + std::chrono::seconds(2)) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      usleep(2000);
+    }
+    // A seed that crashed or hung leaves a trace without a footer: draw it here.
+    if (!std::filesystem::exists(dir / "index.html", ec) && std::filesystem::exists(dir / "trace.pb", ec)) {
+      (void)viz::WriteFailurePage((dir / "trace.pb").string(), dir.string(), {});
+    }
+    if (std::filesystem::exists(dir / "index.html", ec)) pages[{name, seed}] = relative + "/index.html";
+  }
+  return pages;
 }
 
 }  // namespace
@@ -610,7 +717,28 @@ int RunSweep(const SweepOptions& options) {
   const viz::SweepInfo info{.build = BuildCommit(), .first_seed = options.first_seed, .seeds = options.seeds,
                             .shard_index = options.shard_index, .shard_count = options.shard_count,
                             .wall_seconds = seconds};
-  if (absl::Status status = WriteJUnit(journal_path, info, options.out_dir); !status.ok()) return BadInput(status);
+  absl::StatusOr<viz::SweepSummary> summary = SummarizeJournal(journal_path);
+  if (!summary.ok()) return BadInput(summary.status());
+  if (absl::Status status = WriteJUnit(*summary, info, options.out_dir); !status.ok()) return BadInput(status);
+  // The dashboard: failure pages, then data.js and index.html.
+  const viz::FailurePages pages = WriteFailurePages(*summary, options, out_dir);
+  std::optional<viz::SweepSummary> previous;
+  if (!options.compare_dir.empty()) {
+    absl::StatusOr<viz::SweepSummary> loaded =
+        SummarizeJournal((std::filesystem::path(options.compare_dir) / "results.journal").string());
+    if (!loaded.ok()) return BadInput(loaded.status());
+    previous = *std::move(loaded);
+  }
+  if (absl::Status status = WriteOutputFile(
+          "--out", (out_dir / "data.js").string(),
+          viz::DashboardDataJs(*summary, info, pages, previous.has_value() ? &*previous : nullptr));
+      !status.ok()) {
+    return BadInput(status);
+  }
+  if (absl::Status status = WriteOutputFile("--out", (out_dir / "index.html").string(), viz::DashboardHtml());
+      !status.ok()) {
+    return BadInput(status);
+  }
 
   uint64_t failed = 0, internal = 0;
   for (size_t g = 0; g < counts.size(); ++g) {
@@ -636,11 +764,11 @@ int RunSweep(const SweepOptions& options) {
   std::printf(
       "sweep=%s runs=%llu failed=%llu internal=%llu seconds=%.1f runs_per_second=%.1f parent_peak_rss_kib=%ld "
       "results=%s\n"
-      "outputs: %s %s %s\n",
+      "outputs: %s %s %s %s\n",
       failed + internal == 0 ? "pass" : "fail", static_cast<unsigned long long>(done),
       static_cast<unsigned long long>(failed), static_cast<unsigned long long>(internal), seconds,
       seconds > 0 ? done / seconds : 0.0, self.ru_maxrss, summary_path.c_str(), jsonl_path.c_str(),
-      (out_dir / "junit_etcd-dst.xml").string().c_str(), journal_path.c_str());
+      (out_dir / "junit_etcd-dst.xml").string().c_str(), journal_path.c_str(), (out_dir / "index.html").string().c_str());
   if (internal > 0) return kExitInternal;
   return failed > 0 ? kExitViolation : kExitPass;
 }

@@ -9,7 +9,9 @@
 // memory or exceeds the wall-time limit fails that seed alone (with its replay
 // line); the sweep goes on. The parent keeps counters only: every finished run
 // is appended to DIR/results.journal as it ends (checksummed records, see
-// cli/journal.h), and DIR/results.pb is built from the journal at the end.
+// cli/journal.h) and results.jsonl; at the end DIR/results.pb, the JUnit file
+// and the dashboard (DIR/index.html, data.js, failures/) are built from the
+// journal.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,12 @@ struct SweepOptions {
   // A seed's address-space limit (RLIMIT_AS); 0: none. Not applied under
   // AddressSanitizer, whose shadow memory needs terabytes of address space.
   uint64_t seed_memory_mib = 8192;
+  // Failure pages drawn at most (the first failing seeds of each workload
+  // and property, re-run with a trace).
+  size_t failure_pages = 12;
+  // A previous sweep's --out: the dashboard says what is new, ongoing or
+  // resolved against it.
+  std::string compare_dir;
 };
 
 // Returns the process exit code (0 all passed, 1 violations, 3 internal

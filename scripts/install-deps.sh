@@ -15,6 +15,7 @@ packages=(
   libssl-dev
   zlib1g-dev
   graphviz
+  chromium
   etcd-server etcd-client
 )
 

@@ -217,23 +217,27 @@ SpaceTime BuildSpaceTime(const std::vector<sim::TraceRecord>& events, const Spac
       if (!node_lanes.empty()) spans.push_back({row_of_event(since), rows, node + " down", node_lanes});
     }
   }
-  for (size_t s = 0; s < spans.size(); ++s) {
-    const Span& span = spans[s];
+  // A span over all lanes, or one rectangle per lane of the machine.
+  size_t rectangles = 0;
+  for (const Span& span : spans) {
     if (span.to_row <= span.from_row) continue;
-    size_t left = 0, right = lanes.empty() ? 0 : lanes.size() - 1;
-    if (!span.lanes.empty()) {
-      left = *std::min_element(span.lanes.begin(), span.lanes.end());
-      right = *std::max_element(span.lanes.begin(), span.lanes.end());
+    std::vector<std::pair<size_t, size_t>> columns;  // [left, right] lanes
+    if (span.lanes.empty()) {
+      columns.push_back({0, lanes.empty() ? 0 : lanes.size() - 1});
+    } else {
+      for (size_t lane : span.lanes) columns.push_back({lane, lane});
     }
-    const double width = (right - left + 1) * kLaneWidth;
-    const double height = (span.to_row - span.from_row) * kRowHeight;
-    const double cx = (x_of(left) + x_of(right)) / 2.0;
-    const double cy = y_of(span.from_row) - height / 2.0 + kRowHeight / 2.0;
-    dot += fmt::format(
-        "  span{} [label=\"{}\", pos=\"{:.0f},{:.0f}!\", width={:.2f}, height={:.2f}, style=filled, "
-        "fillcolor=\"{}\", color=\"none\", fontcolor=\"#a05050\", labelloc=t];\n",
-        s, DotString(span.label), cx, cy, width / 72.0, height / 72.0,
-        span.label.find("partition") != std::string::npos ? "#fbe3e3" : "#e6e6f5");
+    for (const auto& [left, right] : columns) {
+      const double width = (right - left + 1) * kLaneWidth;
+      const double height = (span.to_row - span.from_row) * kRowHeight;
+      const double cx = (x_of(left) + x_of(right)) / 2.0;
+      const double cy = y_of(span.from_row) - height / 2.0 + kRowHeight / 2.0;
+      dot += fmt::format(
+          "  span{} [label=\"{}\", pos=\"{:.0f},{:.0f}!\", width={:.2f}, height={:.2f}, style=filled, "
+          "fillcolor=\"{}\", color=\"none\", fontcolor=\"#a05050\", labelloc=t];\n",
+          rectangles++, DotString(span.label), cx, cy, width / 72.0, height / 72.0,
+          span.label.find("partition") != std::string::npos ? "#fbe3e3" : "#e6e6f5");
+    }
   }
 
   // Lane headers.

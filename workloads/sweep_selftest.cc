@@ -1,9 +1,11 @@
-// sweep-selftest: exercises the sweep's isolation, not a model. Most seeds
-// pass at once; a seed whose last decimal digit is 3 aborts, 5 spins without
-// ever yielding (only the sweep's wall-time limit ends it), 7 allocates until
-// the address-space limit refuses, and 9 violates a property. The sweep must
-// report each as that seed's failure with its replay line and go on. It is
-// not in the default sweep (WorkloadEntry::in_default_sweep).
+// sweep-selftest: exercises the sweep's isolation and reporting, not a
+// model. Most seeds pass at once; a seed whose last decimal digit is 3
+// aborts, 5 spins without ever yielding (only the sweep's wall-time limit
+// ends it), 7 allocates until the address-space limit refuses, and 9
+// violates a property whose details are markup (what a dashboard must show
+// as text, never run). The sweep must report each as that seed's failure with
+// its replay line and go on. It is not in the default sweep
+// (WorkloadEntry::in_default_sweep).
 #include <cstdlib>
 #include <memory>
 #include <vector>
@@ -31,7 +33,11 @@ class SweepSelftest : public Workload {
         std::vector<std::unique_ptr<char[]>> blocks;
         for (;;) blocks.emplace_back(new char[size_t{1} << 30]);  // never touched: address space only
       }
-      simulation.properties().Always(digit != 9, "SeedBehaved", "the seed's last digit is 9");
+      // Markup in the details, as a trace may carry (actor names, peer
+      // responses): pages and dashboards must show it as text.
+      simulation.properties().Always(digit != 9, "SeedBehaved",
+                                     "the seed's last digit is 9 <img src=x onerror=\"document.title='pwned'\"> "
+                                     "<script>document.title='pwned'</script> & \"quoted\"");
     });
   }
   sim::RunLimits Limits() const override {
