@@ -29,6 +29,8 @@ TEST(CliTest, BadInputIsOneLineAndExit2) {
            "sweep --workload nope --seeds 1",
            "sweep --seeds 0",
            "trace /no/such/file.pb",
+           "viz /no/such/file.pb --out /tmp/viz-never",
+           "viz /dev/null",
            "plan --workload nope --seed 1",
            "plan --workload world-selftest --seed x",
            "run --workload world-selftest --plan /no/such/plan.txt",
@@ -300,6 +302,9 @@ TEST(CliHostileInputTest, EachClassIsOneLineAndExit2) {
            "ids --initial-cluster m0=http://a:70000",
            "trace " + dir,
            "trace /dev/zero",
+           "viz " + dir + " --out " + dir + "/viz",
+           "viz /dev/zero --out " + dir + "/viz",
+           "viz " + dir + "/a-file --out " + dir + "/a-file",
            "result " + dir + "/a-file",
        }) {
     const Output output = RunCliStderr(args, "/dev/null");

@@ -99,6 +99,23 @@ TEST(DeterminismTest, SweepChildrenMatchFreshProcesses) {
   }
 }
 
+// A trace costs the run nothing it could see: with a trace file (which also
+// records messages as observations) the fingerprint and events are those of
+// the run without one.
+TEST(DeterminismTest, TracingDoesNotChangeTheRun) {
+  const std::string dir = testing::TempDir();
+  for (const char* args : {"run --workload kernel-selftest --seed 9", "run --workload etcd-cluster-chaos --seed 3"}) {
+    const Output plain = RunCli(args);
+    const Output traced = RunCli(std::string(args) + " --trace " + dir + "/observed.pb --trace-text " + dir + "/observed.txt");
+    ASSERT_NE(Field(plain.text, "fingerprint"), "") << plain.text;
+    EXPECT_EQ(Field(plain.text, "fingerprint"), Field(traced.text, "fingerprint")) << args;
+    EXPECT_EQ(Field(plain.text, "events"), Field(traced.text, "events")) << args;
+  }
+  std::ifstream text(dir + "/observed.txt");
+  const std::string lines((std::istreambuf_iterator<char>(text)), std::istreambuf_iterator<char>());
+  EXPECT_NE(lines.find("MessageSent"), std::string::npos);  // the chaos run's, traced last
+}
+
 // The text trace written by one process is byte-identical to another's.
 TEST(DeterminismTest, TextTracesIdentical) {
   const std::string dir = testing::TempDir();
