@@ -1,6 +1,7 @@
 #include <filesystem>
-#include <vector>
 #include <fstream>
+#include <map>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -160,6 +161,92 @@ TEST(CliTest, SweepIsolatesMisbehavingSeeds) {
   std::ifstream log(dir + "/runs/sweep-selftest-5.log");
   const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("etcd-dst sweep: wall-time limit of 1.5 s exceeded"), std::string::npos) << text;
+}
+
+// (workload, profile, seed) -> "fingerprint exit_code" for each run of a results.pb.
+std::map<std::string, std::string> RunsOf(const std::string& results_pb) {
+  etcd_dst::result::SweepResult summary;
+  std::ifstream in(results_pb, std::ios::binary);
+  EXPECT_TRUE(summary.ParseFromIstream(&in)) << results_pb;
+  std::map<std::string, std::string> runs;
+  for (const auto& run : summary.runs()) {
+    runs[fmt::format("{} {} {}", run.workload(), run.profile(), run.seed())] =
+        fmt::format("{:016x} {}", run.result().fingerprint(), run.exit_code());
+  }
+  return runs;
+}
+
+// A sweep stopped by SIGINT keeps what finished (exit 130), one whose process
+// group is SIGKILLed (a killed pod) leaves a journal that may end torn; both
+// resume with --resume to the results of an uninterrupted sweep.
+TEST(CliTest, InterruptedSweepsResume) {
+  const std::string dir = testing::TempDir() + "/resume";
+  std::filesystem::remove_all(dir);
+  const std::string args = "sweep --workload etcd-cluster-chaos --workload kernel-selftest --seeds 80 --jobs 2 --out ";
+  const Output interrupted = RunCli(args + dir + "/a", "timeout --preserve-status -s INT 0.5");
+  EXPECT_EQ(interrupted.exit_code, 130) << interrupted.text;
+  EXPECT_NE(interrupted.text.find("with --resume"), std::string::npos) << interrupted.text;
+  EXPECT_EQ(interrupted.text.find("signal 2 (Interrupt)"), std::string::npos) << "a seed was failed by the Ctrl-C";
+  const ProcessResult killed = RunProcess({ETCD_DST_CLI, "sweep", "--workload", "etcd-cluster-chaos", "--workload",
+                                           "kernel-selftest", "--seeds", "80", "--jobs", "2", "--out", dir + "/b"},
+                                          {.timeout = std::chrono::milliseconds(700)});
+  EXPECT_TRUE(killed.timed_out) << killed.Describe();
+  for (const char* part : {"/a", "/b"}) {
+    const Output resumed = RunCli(args + dir + part + " --resume");
+    EXPECT_EQ(resumed.exit_code, 0) << resumed.text;
+    EXPECT_NE(resumed.text.find("resumed: "), std::string::npos) << resumed.text;
+  }
+  const Output whole = RunCli(args + dir + "/c");
+  ASSERT_EQ(whole.exit_code, 0) << whole.text;
+  const auto expected = RunsOf(dir + "/c/results.pb");
+  EXPECT_EQ(expected.size(), 160u);
+  EXPECT_EQ(RunsOf(dir + "/a/results.pb"), expected);
+  EXPECT_EQ(RunsOf(dir + "/b/results.pb"), expected);
+  std::ifstream jsonl(dir + "/b/results.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(jsonl, line);) ++lines;
+  EXPECT_EQ(lines, 160);
+  // A resume must be the same sweep.
+  const Output other = RunCli("sweep --workload kernel-selftest --seeds 5 --out " + dir + "/a --resume");
+  EXPECT_EQ(other.exit_code, 2) << other.text;
+  EXPECT_NE(other.text.find("was started with workloads=etcd-cluster-chaos,kernel-selftest"), std::string::npos) << other.text;
+  EXPECT_EQ(RunCli("sweep --workload kernel-selftest --seeds 5 --out " + dir + "/none --resume").exit_code, 2);
+}
+
+// Shards of an Indexed Job (JOB_COMPLETION_INDEX, --shards N) merge into the
+// per-run results of one unsharded sweep; merge refuses a shard twice (its
+// seeds overlap) and shards of another build.
+TEST(CliTest, ShardsMergeToTheUnshardedSweep) {
+  const std::string dir = testing::TempDir() + "/merge";
+  std::filesystem::remove_all(dir);
+  const std::string args =
+      "sweep --workload single-member-power-loss --workload kernel-selftest --first-seed 1210 --seeds 10 --jobs 2 ";
+  for (int k = 0; k < 3; ++k) {
+    const Output shard = RunCli(args + "--shards 3 --out " + dir + "/s" + std::to_string(k),
+                                "JOB_COMPLETION_INDEX=" + std::to_string(k));
+    EXPECT_NE(shard.text.find("sweep="), std::string::npos) << shard.text;
+  }
+  const Output merged = RunCli("merge --out " + dir + "/all " + dir + "/s0 " + dir + "/s1 " + dir + "/s2");
+  EXPECT_EQ(merged.exit_code, 1) << merged.text;  // #16596's seed 1217 fails
+  EXPECT_NE(merged.text.find("merge=fail shards=3 runs=20 failed="), std::string::npos) << merged.text;
+  const Output whole = RunCli(args + "--out " + dir + "/whole");
+  EXPECT_EQ(RunsOf(dir + "/all/results.pb"), RunsOf(dir + "/whole/results.pb"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/all/index.html"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/all/junit_etcd-dst.xml"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/all/failures/single-member-power-loss-1217/index.html"));
+  const Output twice = RunCli("merge --out " + dir + "/twice " + dir + "/s0 " + dir + "/s0");
+  EXPECT_EQ(twice.exit_code, 2) << twice.text;
+  EXPECT_NE(twice.text.find("overlap"), std::string::npos) << twice.text;
+  // Another build: its sweep.txt names another commit.
+  std::ifstream in(dir + "/s1/sweep.txt");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  text.replace(text.find("build=") + 6, 0, "other-");
+  std::ofstream(dir + "/s1/sweep.txt") << text;
+  const Output builds = RunCli("merge --out " + dir + "/builds " + dir + "/s0 " + dir + "/s1");
+  EXPECT_EQ(builds.exit_code, 2) << builds.text;
+  EXPECT_NE(builds.text.find("different builds"), std::string::npos) << builds.text;
+  EXPECT_EQ(RunCli(args + "--shards 3 --out " + dir + "/noenv").exit_code, 2);  // no JOB_COMPLETION_INDEX
 }
 
 std::string WriteFile(const std::string& name, const std::string& text) {

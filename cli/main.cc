@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -123,7 +124,12 @@ int Main(int argc, char** argv) {
   sweep->add_option("--jobs", jobs, "Parallel processes (default: all cores)")
       ->check(CLI::Range(1, 4096))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  sweep->add_option("--shard", shard_text, "K/N: run only seeds with index % N == K");
+  CLI::Option* shard_option = sweep->add_option(
+      "--shard", shard_text,
+      "K/N: run only seeds with index % N == K (default: K from $JOB_COMPLETION_INDEX when --shards N is given)");
+  std::string shards_text;
+  sweep->add_option("--shards", shards_text,
+                    "N shards, this one's index from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)");
   sweep->add_option("--out", out_dir, "Directory for results.pb and logs of failed runs")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   double seed_timeout = 300;
@@ -137,6 +143,8 @@ int Main(int argc, char** argv) {
   std::string compare_dir;
   sweep->add_option("--compare", compare_dir, "A previous sweep's --out: mark failures new, ongoing or resolved")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  bool resume = false;
+  sweep->add_flag("--resume", resume, "Continue the sweep in --out: run only the seeds it has not finished");
   uint64_t seed_memory = 8192;
   sweep->add_option("--seed-memory-mib", seed_memory, "Fail a seed that needs more address space (0: no limit)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30))
@@ -161,6 +169,12 @@ int Main(int argc, char** argv) {
   viz_cmd->add_option("--after", viz_options.after, "Events after it")->check(CLI::Range(size_t{0}, size_t{1000000}));
   viz_cmd->add_option("--max-boxes", viz_options.max_boxes, "Boxes drawn at most (earlier ones are truncated)")
       ->check(CLI::Range(size_t{10}, size_t{100000}));
+
+  std::string merge_out;
+  std::vector<std::string> merge_shards;
+  CLI::App* merge_cmd = app.add_subcommand("merge", "Combine sharded sweeps' --out directories into one result set");
+  merge_cmd->add_option("--out", merge_out, "Directory for the merged results")->required();
+  merge_cmd->add_option("shards", merge_shards, "The shards' --out directories")->required();
 
   std::string result_file;
   CLI::App* result_cmd = app.add_subcommand("result", "Print a run result file (run --result) as run printed it");
@@ -194,6 +208,7 @@ int Main(int argc, char** argv) {
   if (ids_cmd->parsed()) return Ids(ids_cluster, ids_token);
   if (trace_cmd->parsed()) return PrintTrace(trace_file);
   if (result_cmd->parsed()) return PrintResult(result_file);
+  if (merge_cmd->parsed()) return RunMerge(merge_out, merge_shards);
   if (viz_cmd->parsed()) {
     if (absl::Status status = CheckInputFile("trace", viz_trace); !status.ok()) return BadInput(status);
     if (absl::Status status = PrepareOutputDirectory("--out", viz_out); !status.ok()) return BadInput(status);
@@ -233,6 +248,14 @@ int Main(int argc, char** argv) {
       return BadInput(fmt::format("--first-seed {} with --seeds {} runs past the last seed {}", *first, seeds,
                                   UINT64_MAX));
     }
+    if (!shards_text.empty()) {
+      if (shard_option->count() > 0) return BadInput("give --shard K/N or --shards N, not both");
+      const char* index_env = std::getenv("JOB_COMPLETION_INDEX");
+      if (index_env == nullptr || *index_env == '\0') {
+        return BadInput("--shards " + shards_text + " needs $JOB_COMPLETION_INDEX (set by an Indexed Job) for this shard's index");
+      }
+      shard_text = std::string(index_env) + "/" + shards_text;
+    }
     const size_t slash = shard_text.find('/');
     const std::optional<uint64_t> index = ParseSeed(shard_text.substr(0, slash));
     const std::optional<uint64_t> count =
@@ -254,6 +277,7 @@ int Main(int argc, char** argv) {
       if (absl::Status status = CheckInputFile("--compare", journal); !status.ok()) return BadInput(status);
     }
     options.compare_dir = compare_dir;
+    options.resume = resume;
     return RunSweep(options);
   }
   return BadInput("no subcommand (see etcd-dst --help)");

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -115,11 +116,6 @@ double CpuMs(const rusage& usage) {
          usage.ru_stime.tv_usec / 1e3;
 }
 
-std::string ReplayLine(const Job& job) {
-  return fmt::format("etcd-dst run --workload {} --seed {}{}", job.workload, job.seed,
-                     job.profile.empty() ? "" : " --profile " + job.profile);
-}
-
 // The child: runs each seed of its batch as `etcd-dst run --workload W --seed
 // S [--profile P]` would, with the seed's output in its log (removed when it
 // passes), and never returns.
@@ -138,6 +134,12 @@ void LimitMemory(const SweepOptions& options) {
 }
 
 [[noreturn]] void RunChild(const SweepOptions& options, const std::vector<Job>& batch, char* shared) {
+  // The parent decides when a sweep stops: a Ctrl-C reaches the whole
+  // process group, and a seed must not be recorded as killed by it. A child
+  // dies with its parent.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -428,6 +430,52 @@ viz::FailurePages WriteFailurePages(const viz::SweepSummary& summary, const Swee
   return pages;
 }
 
+// The sweep's (workload, profile) pairs, in launch order.
+std::vector<std::pair<std::string, std::string>> SweepGroups(const SweepOptions& options) {
+  std::vector<std::pair<std::string, std::string>> groups;
+  for (const std::string& workload : options.workloads) {
+    std::vector<std::string> profiles = workloads::FindWorkload(workload)->make()->Profiles();
+    if (!profiles.empty() && !options.profiles.empty()) {
+      std::erase_if(profiles, [&](const std::string& p) {
+        return std::find(options.profiles.begin(), options.profiles.end(), p) == options.profiles.end();
+      });
+    }
+    if (profiles.empty()) profiles.push_back("");
+    for (const std::string& profile : profiles) groups.push_back({workload, profile});
+  }
+  return groups;
+}
+
+// The per-workload lines and the last line both a sweep and a merge print.
+void PrintSummaryLines(const viz::SweepSummary& summary) {
+  for (const viz::GroupSummary& group : summary.groups()) {
+    std::string never, violated;
+    for (const auto& [name, property] : group.properties) {
+      if (property.kind == "sometimes" && property.runs_hit == 0) never += (never.empty() ? "" : ",") + name;
+      if (property.runs_violated > 0) {
+        violated += fmt::format("{}{}:{}", violated.empty() ? "" : ",", name, property.runs_violated);
+      }
+    }
+    std::printf("workload=%s runs=%llu pass=%llu fail=%llu internal=%llu violated=%s sometimes_never_seen=%s\n",
+                (group.profile.empty() ? group.workload : group.workload + " profile=" + group.profile).c_str(),
+                static_cast<unsigned long long>(group.runs), static_cast<unsigned long long>(group.passed),
+                static_cast<unsigned long long>(group.failed), static_cast<unsigned long long>(group.harness),
+                violated.c_str(), never.c_str());
+  }
+}
+
+volatile sig_atomic_t g_interrupted = 0;
+void OnInterrupt(int signal) { g_interrupted = signal; }
+
+// What a sweep directory was started with; a resumed sweep must match it.
+std::string OptionsRecord(const SweepOptions& options) {
+  std::string workloads, profiles;
+  for (const std::string& w : options.workloads) workloads += (workloads.empty() ? "" : ",") + w;
+  for (const std::string& p : options.profiles) profiles += (profiles.empty() ? "" : ",") + p;
+  return fmt::format("build={}\nworkloads={}\nprofiles={}\nfirst_seed={}\nseeds={}\nshard={}/{}\n", BuildCommit(),
+                     workloads, profiles, options.first_seed, options.seeds, options.shard_index, options.shard_count);
+}
+
 }  // namespace
 
 int RunSweep(const SweepOptions& options) {
@@ -450,16 +498,7 @@ int RunSweep(const SweepOptions& options) {
     std::string workload, profile, name;
   };
   std::vector<Group> groups;
-  for (const std::string& workload : options.workloads) {
-    std::vector<std::string> profiles = workloads::FindWorkload(workload)->make()->Profiles();
-    if (!profiles.empty() && !options.profiles.empty()) {
-      std::erase_if(profiles, [&](const std::string& p) {
-        return std::find(options.profiles.begin(), options.profiles.end(), p) == options.profiles.end();
-      });
-    }
-    if (profiles.empty()) profiles.push_back("");
-    for (const std::string& profile : profiles) groups.push_back({workload, profile, ""});
-  }
+  for (const auto& [workload, profile] : SweepGroups(options)) groups.push_back({workload, profile, ""});
   std::vector<std::string> group_names;  // "bootstrap-0-to-3 profile=br-fixed"
   for (Group& group : groups) {
     group.name = group.profile.empty() ? group.workload : group.workload + "." + group.profile;
@@ -484,9 +523,34 @@ int RunSweep(const SweepOptions& options) {
       return BadInput(fmt::format("--out: {} is in the way (not a regular file)", entry.path().string()));
     }
   }
+  // The sweep's options: written by a new sweep, matched by a resumed one.
+  const std::string options_path = (out_dir / "sweep.txt").string();
+  const std::string record = OptionsRecord(options);
+  if (options.resume) {
+    absl::StatusOr<std::string> previous = ReadInputFile("--resume", options_path, 1 << 16);
+    if (!previous.ok()) {
+      return BadInput(fmt::format("--resume: {} has no sweep to resume ({})", options.out_dir,
+                                  std::string(previous.status().message())));
+    }
+    if (*previous != record) {
+      std::string old_line = *previous, new_line = record;
+      for (size_t i = 0; i < std::min(old_line.size(), new_line.size()); ++i) {
+        if (old_line[i] != new_line[i]) {
+          const size_t start = old_line.rfind('\n', i) == std::string::npos ? 0 : old_line.rfind('\n', i) + 1;
+          old_line = old_line.substr(start, old_line.find('\n', start) - start);
+          const size_t new_start = new_line.rfind('\n', i) == std::string::npos ? 0 : new_line.rfind('\n', i) + 1;
+          new_line = new_line.substr(new_start, new_line.find('\n', new_start) - new_start);
+          break;
+        }
+      }
+      return BadInput(fmt::format("--resume: {} was started with {}, not {}", options.out_dir, old_line, new_line));
+    }
+  } else if (absl::Status status = WriteOutputFile("--out", options_path, record); !status.ok()) {
+    return BadInput(status);
+  }
   JournalWriter journal;
-  if (absl::Status status = journal.Open(journal_path, 0); !status.ok()) return BadInput(status);
-  // JSON lines, one per run as it finishes (a line is written whole).
+  // JSON lines, one per run as it finishes (a line is written whole); a
+  // resumed sweep writes the journal's runs again first.
   std::FILE* jsonl = std::fopen(jsonl_path.c_str(), "w");
   if (jsonl == nullptr) return BadInput(fmt::format("cannot write --out {}: {}", jsonl_path, std::strerror(errno)));
 
@@ -515,46 +579,92 @@ int RunSweep(const SweepOptions& options) {
   uint64_t next = 0;
   size_t running = 0;
 
-  // One finished seed: counted, printed if it did not pass, journaled.
   Progress progress(total);
   uint64_t done = 0, not_passed = 0;
-  auto finish = [&](const Job& job, etcd_dst::result::SweepRun& run) {
-    const std::string log_path = job.stem + ".log";
+  std::vector<bool> finished_jobs(total, false);
+  // A finished run, new or from the journal of a resumed sweep: counted,
+  // printed if it did not pass, and written to results.jsonl.
+  auto account = [&](uint32_t group_index, uint64_t index, const etcd_dst::result::SweepRun& run, uint64_t offset) {
     const bool passed = run.exit_code() == kExitPass && run.failure().empty();
-    GroupCounts& group = counts[job.group];
+    GroupCounts& group = counts[group_index];
     group.wall_ms += run.wall_ms();
     ++group.timed;
     if (passed) {
       ++group.runs[0];
     } else {
-      run.set_log(log_path);
       const bool violation = run.exit_code() == kExitViolation && run.failure().empty();
       ++group.runs[violation ? 1 : 2];
-      const std::string replay = run.result().replay().empty() ? ReplayLine(job) : run.result().replay();
-      if (!run.failure().empty()) {
-        std::ofstream(log_path, std::ios::app) << "etcd-dst sweep: " << run.failure() << "\n";
-      }
       progress.Clear();
-      std::printf("%s: %s  (%slog %s)\n", violation ? "FAIL" : "INTERNAL", replay.c_str(),
-                  run.failure().empty() ? "" : (run.failure() + "; ").c_str(), log_path.c_str());
+      std::printf("%s: %s  (%slog %s)\n", violation ? "FAIL" : "INTERNAL", viz::ReplayOf(run).c_str(),
+                  run.failure().empty() ? "" : (run.failure() + "; ").c_str(), run.log().c_str());
       std::fflush(stdout);
     }
     for (const auto& property : run.result().properties()) {
       if (property.kind() == "sometimes") group.sometimes_hits[property.name()] += property.hits();
     }
     for (const std::string& name : run.result().violated()) ++group.violated_runs[name];
-    const std::string bytes = run.SerializeAsString();
-    if (journal_status.ok()) journal_status = journal.Append(bytes);
     const std::string line = viz::RunJsonLine(run) + "\n";
     if (journal_status.ok() && (std::fwrite(line.data(), 1, line.size(), jsonl) != line.size() || std::fflush(jsonl) != 0)) {
       journal_status = absl::DataLossError(fmt::format("cannot write --out {}: {}", jsonl_path, std::strerror(errno)));
     }
+    entries.push_back({index, offset});
+    finished_jobs[index] = true;
     ++done;
     if (!passed) ++not_passed;
     progress.Update(done, not_passed);
-    entries.push_back({job.index, journal_bytes});
+  };
+  // One seed that just finished: its log kept if it did not pass, journaled, accounted.
+  auto finish = [&](const Job& job, etcd_dst::result::SweepRun& run) {
+    const bool passed = run.exit_code() == kExitPass && run.failure().empty();
+    if (!passed) {
+      run.set_log(job.stem + ".log");
+      if (!run.failure().empty()) {
+        std::ofstream(run.log(), std::ios::app) << "etcd-dst sweep: " << run.failure() << "\n";
+      }
+    }
+    const std::string bytes = run.SerializeAsString();
+    if (journal_status.ok()) journal_status = journal.Append(bytes);
+    account(job.group, job.index, run, journal_bytes);
     journal_bytes += 8 + bytes.size();
   };
+  uint64_t resumed = 0;
+  if (options.resume) {
+    absl::StatusOr<JournalScan> scan = ReadJournal(journal_path, [&](uint64_t offset, std::string_view payload) {
+      etcd_dst::result::SweepRun run;
+      if (!run.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        return absl::DataLossError(fmt::format("--resume: a record of {} at {} is not a run", journal_path, offset));
+      }
+      uint32_t g = 0;
+      while (g < groups.size() && !(groups[g].workload == run.workload() && groups[g].profile == run.profile())) ++g;
+      const uint64_t base = options.first_seed + options.shard_index;
+      if (g == groups.size() || run.seed() < base || (run.seed() - base) % options.shard_count != 0 ||
+          (run.seed() - base) / options.shard_count >= per_group) {
+        return absl::DataLossError(fmt::format("--resume: {} holds a run this sweep would not make ({} seed {})",
+                                               journal_path, run.workload(), run.seed()));
+      }
+      const uint64_t index = g * per_group + (run.seed() - base) / options.shard_count;
+      if (finished_jobs[index]) return absl::OkStatus();  // written twice: the first counts
+      account(g, index, run, offset);
+      ++resumed;
+      return absl::OkStatus();
+    });
+    if (!scan.ok() && scan.status().code() != absl::StatusCode::kNotFound) return BadInput(scan.status());
+    const uint64_t keep = scan.ok() ? scan->good_bytes : 0;
+    if (absl::Status status = journal.Open(journal_path, keep); !status.ok()) return BadInput(status);
+    journal_bytes = keep;
+    std::printf("resumed: %llu of %llu seeds already done%s\n", static_cast<unsigned long long>(resumed),
+                static_cast<unsigned long long>(total),
+                scan.ok() && scan->torn_tail ? " (a torn last record was dropped)" : "");
+    std::fflush(stdout);
+  } else if (absl::Status status = journal.Open(journal_path, 0); !status.ok()) {
+    return BadInput(status);
+  }
+  struct sigaction interrupt {};
+  interrupt.sa_handler = OnInterrupt;
+  sigemptyset(&interrupt.sa_mask);
+  struct sigaction old_int {}, old_term {};
+  sigaction(SIGINT, &interrupt, &old_int);
+  sigaction(SIGTERM, &interrupt, &old_term);
 
   // A batch child ended: its finished seeds, then the one it died in (if it
   // died), then the rest of its batch back to the queue.
@@ -624,18 +734,23 @@ int RunSweep(const SweepOptions& options) {
     --running;
   };
 
+  auto skip_finished = [&] {
+    while (next < total && finished_jobs[next]) ++next;
+  };
+  skip_finished();
   auto more = [&] { return !requeued.empty() || next < total; };
   auto front = [&] { return requeued.empty() ? next : requeued.front(); };
   auto pop = [&] {
     const uint64_t index = front();
     if (requeued.empty()) {
       ++next;
+      skip_finished();
     } else {
       requeued.pop_front();
     }
     return make_job(index);
   };
-  while (more() || running > 0) {
+  while ((more() || running > 0) && g_interrupted == 0) {
     for (Slot& slot : slots) {
       if (slot.pid >= 0 || !more()) continue;
       // A batch of the next seeds of one workload and profile, sized so
@@ -701,10 +816,31 @@ int RunSweep(const SweepOptions& options) {
     const timespec timeout{static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
     sigtimedwait(&child_signal, nullptr, &timeout);
   }
+  const int interrupted = g_interrupted;
+  if (interrupted != 0) {
+    // Stopped: the seeds still running are dropped, not failed; the journal
+    // holds every finished one, and --resume runs the rest.
+    for (Slot& slot : slots) {
+      if (slot.pid < 0) continue;
+      kill(slot.pid, SIGKILL);
+      waitpid(slot.pid, nullptr, 0);
+    }
+  }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   munmap(shared, kSlotBytes * slots.size());
   journal.Close();
   progress.Clear();
+  if (interrupted != 0) {
+    std::fclose(jsonl);
+    std::printf("interrupted by signal %d: %llu of %llu seeds done, in %s; run the same sweep with --resume to "
+                "finish it\n",
+                interrupted, static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                journal_path.c_str());
+    std::fflush(stdout);
+    return 128 + interrupted;
+  }
   if (std::fclose(jsonl) != 0 && journal_status.ok()) {
     journal_status = absl::DataLossError(fmt::format("cannot write --out {}: {}", jsonl_path, std::strerror(errno)));
   }
@@ -770,6 +906,185 @@ int RunSweep(const SweepOptions& options) {
       seconds > 0 ? done / seconds : 0.0, self.ru_maxrss, summary_path.c_str(), jsonl_path.c_str(),
       (out_dir / "junit_etcd-dst.xml").string().c_str(), journal_path.c_str(), (out_dir / "index.html").string().c_str());
   if (internal > 0) return kExitInternal;
+  return failed > 0 ? kExitViolation : kExitPass;
+}
+
+namespace {
+
+// A shard's sweep.txt as key -> value.
+absl::StatusOr<std::map<std::string, std::string>> ReadOptionsRecord(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / "sweep.txt").string();
+  absl::StatusOr<std::string> text = ReadInputFile("shard", path, 1 << 16);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} is not a sweep's --out ({})", dir, std::string(text.status().message())));
+  }
+  std::map<std::string, std::string> record;
+  size_t start = 0;
+  while (start < text->size()) {
+    const size_t end = text->find('\n', start);
+    const std::string line = text->substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const size_t equals = line.find('=');
+    if (equals != std::string::npos) record[line.substr(0, equals)] = line.substr(equals + 1);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  for (const char* key : {"build", "workloads", "profiles", "first_seed", "seeds", "shard"}) {
+    if (!record.contains(key)) return absl::InvalidArgumentError(fmt::format("{}/sweep.txt has no {}", dir, key));
+  }
+  return record;
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (!text.empty() && start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+}  // namespace
+
+int RunMerge(const std::string& out, const std::vector<std::string>& shard_dirs) {
+  if (shard_dirs.empty()) return BadInput("merge needs at least one shard directory");
+  std::vector<std::map<std::string, std::string>> records;
+  for (const std::string& dir : shard_dirs) {
+    absl::StatusOr<std::map<std::string, std::string>> record = ReadOptionsRecord(dir);
+    if (!record.ok()) return BadInput(record.status());
+    records.push_back(*std::move(record));
+  }
+  const auto& first = records.front();
+  std::set<std::string> shards_seen;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].at("build") != first.at("build")) {
+      return BadInput(fmt::format("shards from different builds: {} ({}) and {} ({})", shard_dirs[0], first.at("build"),
+                                  shard_dirs[i], records[i].at("build")));
+    }
+    for (const char* key : {"workloads", "profiles", "first_seed", "seeds"}) {
+      if (records[i].at(key) != first.at(key)) {
+        return BadInput(fmt::format("{} and {} are not shards of one sweep: {} {} and {}", shard_dirs[0], shard_dirs[i],
+                                    key, first.at(key), records[i].at(key)));
+      }
+    }
+    if (!shards_seen.insert(records[i].at("shard")).second) {
+      return BadInput(fmt::format("shard {} is given twice ({}): its seeds overlap", records[i].at("shard"), shard_dirs[i]));
+    }
+  }
+  SweepOptions options;
+  options.workloads = SplitList(first.at("workloads"));
+  options.profiles = SplitList(first.at("profiles"));
+  for (const std::string& workload : options.workloads) {
+    if (workloads::FindWorkload(workload) == nullptr) return BadInput("the shards name an unknown workload " + workload);
+  }
+  options.first_seed = std::strtoull(first.at("first_seed").c_str(), nullptr, 10);
+  options.seeds = std::strtoull(first.at("seeds").c_str(), nullptr, 10);
+  options.out_dir = out;
+  const auto groups = SweepGroups(options);
+  const std::filesystem::path out_dir(out);
+  if (absl::Status status = PrepareOutputDirectory("--out", out); !status.ok()) return BadInput(status);
+  for (const std::string& dir : shard_dirs) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(dir, out, ec)) return BadInput("--out " + out + " is one of the shards");
+  }
+  const std::string journal_path = (out_dir / "results.journal").string();
+  const std::string jsonl_path = (out_dir / "results.jsonl").string();
+  JournalWriter journal;
+  if (absl::Status status = journal.Open(journal_path, 0); !status.ok()) return BadInput(status);
+  StagedOutputFile jsonl;
+  if (absl::Status status = jsonl.Open("--out", jsonl_path); !status.ok()) return BadInput(status);
+  std::vector<JournalEntry> entries;
+  std::set<std::tuple<std::string, std::string, uint64_t>> seen;
+  uint64_t offset = 0;
+  double wall_seconds = 0;
+  for (const std::string& dir : shard_dirs) {
+    etcd_dst::result::SweepResult header;
+    std::ifstream in((std::filesystem::path(dir) / "results.pb").string(), std::ios::binary);
+    // Only the header's wall time is wanted; a shard that never finished has none.
+    if (in && header.ParseFromIstream(&in)) wall_seconds = std::max(wall_seconds, header.wall_seconds());
+    absl::Status problem;
+    absl::StatusOr<JournalScan> scan =
+        ReadJournal((std::filesystem::path(dir) / "results.journal").string(), [&](uint64_t, std::string_view payload) {
+          etcd_dst::result::SweepRun run;
+          if (!run.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+            return absl::DataLossError(dir + "/results.journal holds a record that is not a run");
+          }
+          if (!seen.insert({run.workload(), run.profile(), run.seed()}).second) {
+            return absl::InvalidArgumentError(
+                fmt::format("{} seed {} is in two shards (the second: {})", run.workload(), run.seed(), dir));
+          }
+          size_t g = 0;
+          while (g < groups.size() && groups[g] != std::pair(run.workload(), run.profile())) ++g;
+          if (g == groups.size() || run.seed() < options.first_seed || run.seed() - options.first_seed >= options.seeds) {
+            return absl::InvalidArgumentError(fmt::format("{} holds {} seed {}, outside its sweep", dir, run.workload(), run.seed()));
+          }
+          if (absl::Status s = journal.Append(payload); !s.ok()) return s;
+          if (absl::Status s = jsonl.Write(viz::RunJsonLine(run) + "\n"); !s.ok()) return s;
+          entries.push_back({g * options.seeds + (run.seed() - options.first_seed), offset});
+          offset += 8 + payload.size();
+          return absl::OkStatus();
+        });
+    if (!scan.ok()) return BadInput(scan.status());
+  }
+  journal.Close();
+  if (absl::Status status = jsonl.Commit(); !status.ok()) return BadInput(status);
+  const std::string summary_path = (out_dir / "results.pb").string();
+  if (absl::Status status = WriteSummary(options, journal_path, std::move(entries), summary_path, wall_seconds);
+      !status.ok()) {
+    return BadInput(status);
+  }
+  absl::StatusOr<viz::SweepSummary> summary = SummarizeJournal(journal_path);
+  if (!summary.ok()) return BadInput(summary.status());
+  const viz::SweepInfo info{.build = first.at("build"), .first_seed = options.first_seed, .seeds = options.seeds,
+                            .shard_index = 0, .shard_count = 1, .wall_seconds = wall_seconds};
+  if (absl::Status status = WriteJUnit(*summary, info, out); !status.ok()) return BadInput(status);
+  // The shards' failure pages, under the merged failures/.
+  viz::FailurePages pages;
+  for (const std::string& dir : shard_dirs) {
+    std::error_code ec;
+    const std::filesystem::path failures = std::filesystem::path(dir) / "failures";
+    if (!std::filesystem::is_directory(failures, ec)) continue;
+    std::filesystem::create_directories(out_dir / "failures", ec);
+    for (const auto& entry : std::filesystem::directory_iterator(failures, ec)) {
+      const std::string name = entry.path().filename().string();
+      const size_t dash = name.rfind('-');
+      if (dash == std::string::npos || !std::filesystem::exists(entry.path() / "index.html", ec)) continue;
+      std::filesystem::copy(entry.path(), out_dir / "failures" / name,
+                            std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing, ec);
+      if (!ec) pages[{name.substr(0, dash), std::strtoull(name.c_str() + dash + 1, nullptr, 10)}] = "failures/" + name + "/index.html";
+    }
+  }
+  if (absl::Status status = WriteOutputFile("--out", (out_dir / "data.js").string(),
+                                            viz::DashboardDataJs(*summary, info, pages, nullptr));
+      !status.ok()) {
+    return BadInput(status);
+  }
+  if (absl::Status status = WriteOutputFile("--out", (out_dir / "index.html").string(), viz::DashboardHtml());
+      !status.ok()) {
+    return BadInput(status);
+  }
+  SweepOptions merged = options;
+  merged.shard_index = 0;
+  merged.shard_count = 1;
+  std::string record = OptionsRecord(merged);
+  record.replace(record.find("build=") + 6, std::string(BuildCommit()).size(), first.at("build"));
+  if (absl::Status status = WriteOutputFile("--out", (out_dir / "sweep.txt").string(), record); !status.ok()) {
+    return BadInput(status);
+  }
+  PrintSummaryLines(*summary);
+  uint64_t failed = 0, harness = 0;
+  for (const viz::GroupSummary& group : summary->groups()) {
+    failed += group.failed;
+    harness += group.harness;
+  }
+  std::printf("merge=%s shards=%zu runs=%llu failed=%llu internal=%llu results=%s\n",
+              failed + harness == 0 ? "pass" : "fail", shard_dirs.size(),
+              static_cast<unsigned long long>(summary->runs()), static_cast<unsigned long long>(failed),
+              static_cast<unsigned long long>(harness), summary_path.c_str());
+  if (harness > 0) return kExitInternal;
   return failed > 0 ? kExitViolation : kExitPass;
 }
 

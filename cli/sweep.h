@@ -42,10 +42,21 @@ struct SweepOptions {
   // A previous sweep's --out: the dashboard says what is new, ongoing or
   // resolved against it.
   std::string compare_dir;
+  // Continue the sweep in out_dir (same options, same build): only the
+  // seeds its journal lacks run; the results equal an uninterrupted sweep's.
+  bool resume = false;
 };
 
 // Returns the process exit code (0 all passed, 1 violations, 3 internal
-// failures, 2 bad input such as an unwritable output directory).
+// failures, 2 bad input such as an unwritable output directory, 128 + the
+// signal when SIGINT or SIGTERM stopped it: what finished is kept, and
+// --resume runs the rest).
 int RunSweep(const SweepOptions& options);
+
+// `etcd-dst merge --out DIR SHARD_DIR...`: the shards' runs as one result set
+// (journal, results.pb, JSON lines, JUnit, dashboard with the shards' failure
+// pages). Refuses, with exit 2, shards of different builds or sweeps, and
+// overlapping seeds. Exit codes otherwise as a sweep's.
+int RunMerge(const std::string& out, const std::vector<std::string>& shard_dirs);
 
 }  // namespace cli
