@@ -17,4 +17,6 @@ bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DETCD_DST_WE
   -DETCD_DST_SANITIZE=ON -DETCD_DST_BUILD_BENCH=OFF -DETCD_DST_BUILD_TESTS=ON
 ASAN_OPTIONS=detect_leaks=1 \
   ctest --test-dir build-asan --no-tests=error --output-on-failure --parallel "$jobs" --label-exclude "real-etcd|chaos|search|browser"
+# Determinism across builds: the same seeds, Release against ASan+UBSan.
+bash scripts/cross_build_check.sh build/etcd-dst build-asan/etcd-dst
 echo "run-tests.sh: all tests passed"
