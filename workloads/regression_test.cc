@@ -16,6 +16,7 @@ struct Record {
   uint64_t seed = 0;
   bool pass = true;
   std::string property;
+  std::string found;  // the commit of the build that recorded it
   int line = 0;
 };
 
@@ -35,7 +36,13 @@ std::vector<Record> LoadCorpus() {
       record.profile = record.workload.substr(at + 1);
       record.workload.resize(at);
     }
-    fields >> record.property;
+    for (std::string token; fields >> token;) {
+      if (token.rfind("found=", 0) == 0) {
+        record.found = token.substr(6);
+      } else {
+        record.property = token;
+      }
+    }
     record.line = number;
     records.push_back(record);
   }
@@ -48,6 +55,9 @@ std::vector<Record> LoadCorpus() {
 TEST(RegressionSeedsTest, CorpusReplays) {
   const std::vector<Record> corpus = LoadCorpus();
   ASSERT_GE(corpus.size(), 5u);
+  for (const Record& record : corpus) {
+    EXPECT_FALSE(record.found.empty()) << "seeds/regressions.txt:" << record.line << " does not say which build found it";
+  }
   for (const Record& record : corpus) {
     auto result = RunWorkload({.workload = record.workload, .seed = record.seed, .profile = record.profile});
     ASSERT_TRUE(result.ok()) << "line " << record.line << ": " << result.status();
