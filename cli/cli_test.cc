@@ -249,6 +249,28 @@ TEST(CliTest, ShardsMergeToTheUnshardedSweep) {
   EXPECT_EQ(RunCli(args + "--shards 3 --out " + dir + "/noenv").exit_code, 2);  // no JOB_COMPLETION_INDEX
 }
 
+// shrink prints a smaller plan that run --plan replays to the same
+// violation: etcd #16596's seed keeps its one power loss with a shorter
+// outage, fsyncgate's chaos seed keeps 2 of its 11 actions.
+TEST(CliShrinkTest, SmallerPlansStillFail) {
+  const Output shrunk = RunCli("shrink --workload etcd-cluster-chaos --seed 1031");
+  ASSERT_EQ(shrunk.exit_code, 0) << shrunk.text;
+  EXPECT_NE(shrunk.text.find("# etcd-dst shrink: 2 of 11 actions left, still violating AcknowledgedWritesSurvive"),
+            std::string::npos)
+      << shrunk.text;
+  const std::string path = testing::TempDir() + "/shrunk-1031.txt";
+  std::ofstream(path) << shrunk.text;
+  const Output replay = RunCli("run --workload etcd-cluster-chaos --plan " + path);
+  EXPECT_EQ(replay.exit_code, 1) << replay.text;
+  EXPECT_NE(Field(replay.text, "violations").find("AcknowledgedWritesSurvive"), std::string::npos) << replay.text;
+  const Output small = RunCli("shrink --workload single-member-power-loss --seed 1217");
+  ASSERT_EQ(small.exit_code, 0) << small.text;
+  EXPECT_NE(small.text.find("restart_after_ns: 15625000"), std::string::npos) << small.text;
+  EXPECT_EQ(RunCli("shrink --workload single-member-power-loss --seed 1").exit_code, 1);  // it passes
+  EXPECT_EQ(RunCli("shrink --workload nope --seed 1").exit_code, 2);
+  EXPECT_EQ(RunCli("shrink --workload etcd-cluster-chaos").exit_code, 2);
+}
+
 std::string WriteFile(const std::string& name, const std::string& text) {
   const std::string path = testing::TempDir() + "/" + name;
   std::ofstream(path) << text;

@@ -13,6 +13,7 @@
 #include "cli/exit_codes.h"
 #include "cli/run_command.h"
 #include "cli/seed.h"
+#include "cli/shrink.h"
 #include "cli/sweep.h"
 #include "cli/user_io.h"
 #include "fmt/format.h"
@@ -170,6 +171,19 @@ int Main(int argc, char** argv) {
   viz_cmd->add_option("--max-boxes", viz_options.max_boxes, "Boxes drawn at most (earlier ones are truncated)")
       ->check(CLI::Range(size_t{10}, size_t{100000}));
 
+  ShrinkOptions shrink_options;
+  CLI::App* shrink_cmd = app.add_subcommand(
+      "shrink", "Find a smaller fault plan that still violates the same property; print it as a plan file");
+  shrink_cmd->add_option("--workload", shrink_options.workload, "Workload name (see 'list')")->required();
+  CLI::Option* shrink_seed = shrink_cmd->add_option("--seed", shrink_options.seed_text, "The failing seed");
+  CLI::Option* shrink_plan = shrink_cmd->add_option("--plan", shrink_options.plan_path, "Or a failing plan file");
+  shrink_seed->excludes(shrink_plan);
+  shrink_cmd->add_option("--profile", shrink_options.profile, "Model profile (br-v0.35, br-fixed)");
+  shrink_cmd->add_option("--property", shrink_options.property, "The property to keep violating (default: the first)");
+  shrink_cmd->add_option("--max-runs", shrink_options.max_runs, "Runs at most")->check(CLI::Range(1, 100000));
+  shrink_cmd->add_option("--run-timeout", shrink_options.run_timeout_seconds, "Wall seconds per run")
+      ->check(CLI::Range(0.1, 1e6));
+
   std::string merge_out;
   std::vector<std::string> merge_shards;
   CLI::App* merge_cmd = app.add_subcommand("merge", "Combine sharded sweeps' --out directories into one result set");
@@ -209,6 +223,13 @@ int Main(int argc, char** argv) {
   if (trace_cmd->parsed()) return PrintTrace(trace_file);
   if (result_cmd->parsed()) return PrintResult(result_file);
   if (merge_cmd->parsed()) return RunMerge(merge_out, merge_shards);
+  if (shrink_cmd->parsed()) {
+    if (shrink_seed->count() == 0 && shrink_plan->count() == 0) return BadInput("shrink needs --seed N or --plan FILE");
+    if (!shrink_options.profile.empty() && !model::br::ParseProfile(shrink_options.profile).has_value()) {
+      return BadInput("unknown profile '" + shrink_options.profile + "' (br-v0.35, br-fixed)");
+    }
+    return RunShrink(shrink_options);
+  }
   if (viz_cmd->parsed()) {
     if (absl::Status status = CheckInputFile("trace", viz_trace); !status.ok()) return BadInput(status);
     if (absl::Status status = PrepareOutputDirectory("--out", viz_out); !status.ok()) return BadInput(status);
