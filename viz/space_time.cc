@@ -1,7 +1,10 @@
 #include "viz/space_time.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "fmt/format.h"
@@ -71,6 +74,28 @@ std::string Label(const sim::TraceRecord& event, size_t count) {
     ++shown;
   }
   return label;
+}
+
+// "4.870721926s", "250ms", "3us", "12ns" -> nanoseconds; -1 if not a duration.
+int64_t ParseDuration(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) ++digits;
+  if (digits == 0) return -1;
+  const double value = std::strtod(std::string(text.substr(0, digits)).c_str(), nullptr);
+  const std::string_view unit = text.substr(digits);
+  if (unit == "s") return static_cast<int64_t>(value * 1e9);
+  if (unit == "ms") return static_cast<int64_t>(value * 1e6);
+  if (unit == "us") return static_cast<int64_t>(value * 1e3);
+  if (unit == "ns") return static_cast<int64_t>(value);
+  return -1;
+}
+
+// The value of " key=" in a FaultInjected action's text ("... duration=4.8s ...").
+std::string ActionField(const std::string& action, const std::string& key) {
+  const size_t at = action.find(" " + key + "=");
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size() + 2;
+  return action.substr(start, action.find(' ', start) - start);
 }
 
 struct Box {
@@ -176,7 +201,7 @@ SpaceTime BuildSpaceTime(const std::vector<sim::TraceRecord>& events, const Spac
   struct Span {
     size_t from_row, to_row;
     std::string label;
-    std::vector<size_t> lanes;  // empty: all
+    std::vector<size_t> lanes;  // empty: all (partitions); others name theirs
   };
   std::vector<Span> spans;
   {
@@ -209,6 +234,61 @@ SpaceTime BuildSpaceTime(const std::vector<sim::TraceRecord>& events, const Spac
       }
     }
     if (partitions > 0) spans.push_back({row_of_event(partition_start), rows, "partition (not healed)", {}});
+    // The API server down, a bucket burst, a pod's start delayed: spans on
+    // the lanes they touch.
+    // The lanes of `prefix`; when none is in the window, the world's lane
+    // (where the fault was injected) carries the span.
+    auto lanes_with_prefix = [&](const std::string& prefix) {
+      std::vector<size_t> found;
+      for (size_t l = 0; l < lanes.size(); ++l) {
+        if (lanes[l] == prefix || lanes[l].rfind(prefix + "/", 0) == 0) found.push_back(l);
+      }
+      if (found.empty()) {
+        if (auto world = lane_index.find("world"); world != lane_index.end()) found.push_back(world->second);
+      }
+      return found;
+    };
+    auto row_of_time = [&](int64_t nanos) {
+      const auto it = std::lower_bound(events.begin() + static_cast<std::ptrdiff_t>(lo),
+                                       events.begin() + static_cast<std::ptrdiff_t>(hi), nanos,
+                                       [](const sim::TraceRecord& e, int64_t t) { return e.time.nanos() < t; });
+      return row_of_event(static_cast<size_t>(it - events.begin()));
+    };
+    std::map<std::string, std::string> pod_of_node;
+    size_t api_down_since = SIZE_MAX;  // event index, while the API server is down
+    for (size_t i = 0; i < hi; ++i) {
+      const sim::TraceRecord& event = events[i];
+      if (event.name == "PodCreated" || event.name == "PodMoved") {
+        const std::string* pod = Find(event, "pod");
+        const std::string* node = Find(event, "node");
+        if (pod != nullptr && node != nullptr) pod_of_node[*node] = *pod;
+      } else if (event.name == "ApiServerAvailability") {
+        const std::string* available = Find(event, "available");
+        if (available != nullptr && *available == "false" && api_down_since == SIZE_MAX) api_down_since = i;
+        if (available != nullptr && *available == "true" && api_down_since != SIZE_MAX) {
+          if (i >= lo) spans.push_back({row_of_event(std::max(api_down_since, lo)), row_of_event(i), "API server down",
+                                        lanes_with_prefix("kube-apiserver")});
+          api_down_since = SIZE_MAX;
+        }
+      } else if (event.name == "FaultInjected" && i >= lo) {
+        const std::string* action = Find(event, "action");
+        if (action == nullptr) continue;
+        const int64_t duration = ParseDuration(ActionField(*action, "duration"));
+        if (action->find(" object_store_burst ") != std::string::npos && duration > 0) {
+          spans.push_back({row_of_event(i), row_of_time(event.time.nanos() + duration), "bucket errors",
+                           lanes_with_prefix("bucket")});
+        } else if (action->find(" delay_start ") != std::string::npos) {
+          const int64_t delay = ParseDuration(ActionField(*action, "delay"));
+          auto pod = pod_of_node.find(ActionField(*action, "node"));
+          const std::string who = pod != pod_of_node.end() ? pod->second : ActionField(*action, "node");
+          if (delay > 0) spans.push_back({row_of_event(i), row_of_time(event.time.nanos() + delay), who + " Pending",
+                                          lanes_with_prefix(who)});
+        }
+      }
+    }
+    if (api_down_since != SIZE_MAX) {
+      spans.push_back({row_of_event(std::max(api_down_since, lo)), rows, "API server down", lanes_with_prefix("kube-apiserver")});
+    }
     for (const auto& [node, since] : down_since) {
       std::vector<size_t> node_lanes;
       for (size_t l = 0; l < lanes.size(); ++l) {
@@ -221,6 +301,7 @@ SpaceTime BuildSpaceTime(const std::vector<sim::TraceRecord>& events, const Spac
   size_t rectangles = 0;
   for (const Span& span : spans) {
     if (span.to_row <= span.from_row) continue;
+    if (span.lanes.empty() && span.label.find("partition") == std::string::npos) continue;  // none of its lanes drawn
     std::vector<std::pair<size_t, size_t>> columns;  // [left, right] lanes
     if (span.lanes.empty()) {
       columns.push_back({0, lanes.empty() ? 0 : lanes.size() - 1});

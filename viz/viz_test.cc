@@ -146,6 +146,22 @@ TEST(SpaceTimeTest, LanesCollapsingAndTheCap) {
   EXPECT_NE(picture.dot.find("label=\"partition\""), std::string::npos);
   EXPECT_NE(picture.dot.find("label=\"m0 down\""), std::string::npos);
   EXPECT_NE(picture.dot.find("two \\\"IDs\\\""), std::string::npos);  // escaped for DOT
+  // Faults with durations: a bucket burst, the API server down, a delayed pod start.
+  std::vector<sim::TraceRecord> faults = {
+      Event(0, "world", "PodCreated", {{"pod", "etcd-main-1"}, {"node", "node-1"}}),
+      Event(10, "world", "FaultInjected", {{"action", "0.010s object_store_burst duration=0.5s transient_ppm=9"}}),
+      Event(20, "bucket", "ObjectPut", {{"key", "Full-1"}}),
+      Event(30, "world", "ApiServerAvailability", {{"available", "false"}}),
+      Event(40, "kube-apiserver", "Request", {}),
+      Event(50, "world", "FaultInjected", {{"action", "0.050s delay_start node=node-1 delay=1s"}}),
+      Event(60, "etcd-main-1/etcd", "WrapperLog", {}),
+      Event(600, "world", "ApiServerAvailability", {{"available", "true"}}),
+      Event(1200, "etcd-main-1/etcd", "Started", {}),
+  };
+  const SpaceTime spans = BuildSpaceTime(faults, {});
+  EXPECT_NE(spans.dot.find("label=\"bucket errors\""), std::string::npos) << spans.dot;
+  EXPECT_NE(spans.dot.find("label=\"API server down\""), std::string::npos) << spans.dot;
+  EXPECT_NE(spans.dot.find("label=\"etcd-main-1 Pending\""), std::string::npos) << spans.dot;
   std::vector<sim::TraceRecord> many;
   for (int i = 0; i < 5000; ++i) many.push_back(Event(i, i % 2 ? "a" : "b", i % 3 ? "X" : "Y"));
   const SpaceTime capped = BuildSpaceTime(many, {.before = 5000, .after = 0, .max_boxes = 100});
