@@ -88,7 +88,9 @@ http::Response BackupRestore::ServeConfig() {
       !process_.volume->Exists(config.data_dir + "/member/wal")) {
     // br-fixed F8: without the member list, `new` is only safe for a cluster
     // that never ran (etcd ignores the state when it has a WAL to start
-    // from). A member lease another BR has renewed says the cluster ran.
+    // from). A member lease whose holder was a leader says the cluster had
+    // a quorum, so a cluster ID: a lone member of a bootstrap that has not
+    // formed yet renews its lease as a Member and does not count.
     for (const auto& [name, url] : entries) {
       if (name == options_.pod) continue;
       absl::StatusOr<KubernetesApi::Lease> lease = options_.kubernetes->GetLease(name);
@@ -96,9 +98,9 @@ http::Response BackupRestore::ServeConfig() {
         return {.code = 500, .body = fmt::format("cannot list members, nor read member lease {}: {}", name,
                                                  std::string(lease.status().message()))};
       }
-      if (lease->holder_identity.has_value()) {
+      if (lease->holder_identity.has_value() && lease->holder_identity->ends_with(":Leader")) {
         return {.code = 500, .body = fmt::format("cannot list the members of a cluster that exists (lease {} is "
-                                                 "held by {}): {}",
+                                                 "held by its leader {}): {}",
                                                  name, *lease->holder_identity, std::string(list.status().message()))};
       }
     }
