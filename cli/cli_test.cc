@@ -266,7 +266,7 @@ TEST(CliShrinkTest, SmallerPlansStillFail) {
   const Output small = RunCli("shrink --workload single-member-power-loss --seed 1217");
   ASSERT_EQ(small.exit_code, 0) << small.text;
   EXPECT_NE(small.text.find("restart_after_ns: 15625000"), std::string::npos) << small.text;
-  EXPECT_EQ(RunCli("shrink --workload single-member-power-loss --seed 1").exit_code, 1);  // it passes
+  EXPECT_EQ(RunCli("shrink --workload single-member-power-loss --seed 1").exit_code, 2);  // it passes
   EXPECT_EQ(RunCli("shrink --workload nope --seed 1").exit_code, 2);
   EXPECT_EQ(RunCli("shrink --workload etcd-cluster-chaos").exit_code, 2);
 }

@@ -85,14 +85,18 @@ void JournalWriter::Close() {
 
 absl::StatusOr<std::string> ReadJournalRecord(int fd, uint64_t offset) {
   char header[kHeaderBytes];
-  if (ReadFully(fd, header, kHeaderBytes, offset) != static_cast<ssize_t>(kHeaderBytes)) {
-    return absl::DataLossError(absl::StrCat("journal record at ", offset, " is short"));
+  const ssize_t got = ReadFully(fd, header, kHeaderBytes, offset);
+  if (got < 0) return absl::UnavailableError(absl::StrCat("cannot read the journal: ", std::strerror(errno)));
+  if (got != static_cast<ssize_t>(kHeaderBytes)) {
+    return absl::OutOfRangeError(absl::StrCat("journal record at ", offset, " is short"));
   }
   const uint32_t size = GetU32(header);
   if (size > kRecordBytesMax) return absl::DataLossError(absl::StrCat("journal record at ", offset, " is too large"));
   std::string payload(size, '\0');
-  if (ReadFully(fd, payload.data(), size, offset + kHeaderBytes) != static_cast<ssize_t>(size)) {
-    return absl::DataLossError(absl::StrCat("journal record at ", offset, " is short"));
+  const ssize_t read = ReadFully(fd, payload.data(), size, offset + kHeaderBytes);
+  if (read < 0) return absl::UnavailableError(absl::StrCat("cannot read the journal: ", std::strerror(errno)));
+  if (read != static_cast<ssize_t>(size)) {
+    return absl::OutOfRangeError(absl::StrCat("journal record at ", offset, " is short"));
   }
   if (model::wal::Crc32c(0, payload) != GetU32(header + 4)) {
     return absl::DataLossError(absl::StrCat("journal record at ", offset, " fails its checksum"));
@@ -112,6 +116,21 @@ absl::StatusOr<JournalScan> ReadJournal(
   while (scan.good_bytes < static_cast<uint64_t>(end)) {
     absl::StatusOr<std::string> payload = ReadJournalRecord(fd, scan.good_bytes);
     if (!payload.ok()) {
+      // A record cut short at the end is a crash's torn tail; so is a bad
+      // last record (a power loss can leave its pages unwritten). A bad
+      // record with more after it, or a read error, is not.
+      const absl::StatusCode code = payload.status().code();
+      bool last = code == absl::StatusCode::kOutOfRange;
+      if (code == absl::StatusCode::kDataLoss) {
+        char header[kHeaderBytes];
+        last = ReadFully(fd, header, kHeaderBytes, scan.good_bytes) == static_cast<ssize_t>(kHeaderBytes) &&
+               scan.good_bytes + kHeaderBytes + GetU32(header) >= static_cast<uint64_t>(end);
+      }
+      if (!last) {
+        close(fd);
+        return absl::DataLossError(absl::StrCat(path, ": ", payload.status().message(),
+                                                " (and more records follow: not a torn tail)"));
+      }
       scan.torn_tail = true;
       break;
     }

@@ -40,8 +40,9 @@ struct JournalScan {
 };
 
 // Calls `record(offset, payload)` for each whole record, in order. NotFound
-// if the file does not exist; other I/O errors as they come. A callback
-// error stops the scan and is returned.
+// if the file does not exist; a read error as Unavailable; DataLoss for a bad
+// record that is not the last (corruption, not a crash). A callback error
+// stops the scan and is returned.
 absl::StatusOr<JournalScan> ReadJournal(
     const std::string& path, const std::function<absl::Status(uint64_t offset, std::string_view payload)>& record);
 

@@ -50,7 +50,9 @@ TEST(JournalTest, TornTailIsDroppedAndResumed) {
   EXPECT_TRUE(scan.torn_tail);
   const uint64_t three = scan.good_bytes;
 
-  // A flipped byte in the third record's payload: its checksum fails.
+  // A flipped byte in the third record's payload, now the last: its
+  // checksum fails, and a bad last record is a torn tail too.
+  std::filesystem::resize_file(path, three);
   {
     std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
     file.seekp(static_cast<std::streamoff>(three - 2));
@@ -68,6 +70,25 @@ TEST(JournalTest, TornTailIsDroppedAndResumed) {
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[2], "four");
   EXPECT_FALSE(scan.torn_tail);
+}
+
+// A bad record with whole records after it is corruption, not a crash's
+// torn tail: the scan fails rather than drop the good ones.
+TEST(JournalTest, CorruptionInTheMiddleIsAnError) {
+  const std::string path = testing::TempDir() + "/journal-middle";
+  std::filesystem::remove(path);
+  {
+    JournalWriter writer;
+    ASSERT_TRUE(writer.Open(path, 0).ok());
+    for (const char* payload : {"first", "second", "third"}) ASSERT_TRUE(writer.Append(payload).ok());
+  }
+  {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(8 + 5 + 8 + 2);  // inside "second"
+    file.put('?');
+  }
+  absl::StatusOr<JournalScan> scan = ReadJournal(path, [](uint64_t, std::string_view) { return absl::OkStatus(); });
+  EXPECT_EQ(scan.status().code(), absl::StatusCode::kDataLoss) << scan.status();
 }
 
 TEST(JournalTest, MissingFileIsNotFound) {

@@ -238,14 +238,10 @@ int RunShrink(const ShrinkOptions& options) {
   }
   std::string property = options.property;
   if (property.empty()) {
-    if (original->empty()) {
-      std::fprintf(stderr, "etcd-dst: the run passes: nothing to shrink\n");
-      return kExitViolation;
-    }
+    if (original->empty()) return BadInput("the run passes: nothing to shrink (give a failing seed or plan)");
     property = original->front();
   } else if (std::find(original->begin(), original->end(), property) == original->end()) {
-    std::fprintf(stderr, "etcd-dst: the run does not violate %s: nothing to shrink\n", Printable(property).c_str());
-    return kExitViolation;
+    return BadInput("the run does not violate " + property + ": nothing to shrink");
   }
   shrinker.set_property(property);
   const int before = plan.actions_size();

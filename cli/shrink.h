@@ -22,8 +22,9 @@ struct ShrinkOptions {
   double run_timeout_seconds = 300;
 };
 
-// 0: a failing plan was found (printed); 1: the original run does not
-// violate the property; 2: bad input.
+// 0: a failing plan was found (printed); 2: bad input, including a seed or
+// plan whose run does not violate the property (nothing to shrink); 3: the
+// original run gave no verdict (it crashed or exceeded the time limit).
 int RunShrink(const ShrinkOptions& options);
 
 }  // namespace cli

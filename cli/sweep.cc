@@ -129,8 +129,23 @@ void LimitMemory(const SweepOptions& options) {
   std::set_new_handler([] {
     static constexpr char kMessage[] = "etcd-dst: out of memory\n";
     [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+    // A failure page's run keeps what it traced (a flush that needs memory
+    // itself ends here again, and exits).
+    static bool flushing = false;
+    if (!flushing) {
+      flushing = true;
+      if (sim::Trace* trace = sim::Trace::Current()) trace->Flush();
+    }
     _exit(kChildOutOfMemory);
   });
+}
+
+// A child keeps its own result slot mapped, not the others: with many jobs
+// they would count against its address-space limit.
+void UnmapOtherSlots(char* base, size_t slots, char* own) {
+  if (own > base) munmap(base, static_cast<size_t>(own - base));
+  char* end = base + slots * kSlotBytes;
+  if (own + kSlotBytes < end) munmap(own + kSlotBytes, static_cast<size_t>(end - own - kSlotBytes));
 }
 
 [[noreturn]] void RunChild(const SweepOptions& options, const std::vector<Job>& batch, char* shared) {
@@ -476,6 +491,13 @@ std::string OptionsRecord(const SweepOptions& options) {
                      workloads, profiles, options.first_seed, options.seeds, options.shard_index, options.shard_count);
 }
 
+// An output that failed after the sweep started (a full disk): our own I/O
+// failure, exit 3 (retried by the nightly's Job), never "bad input".
+int OutputFailed(const absl::Status& status) {
+  std::fprintf(stderr, "etcd-dst: %s\n", Printable(std::string(status.message())).c_str());
+  return kExitInternal;
+}
+
 }  // namespace
 
 int RunSweep(const SweepOptions& options) {
@@ -773,7 +795,10 @@ int RunSweep(const SweepOptions& options) {
       std::fflush(stderr);
       slot.started = Clock::now();
       const pid_t pid = fork();
-      if (pid == 0) RunChild(options, slot.batch, slot.shared);
+      if (pid == 0) {
+        UnmapOtherSlots(static_cast<char*>(shared), slots.size(), slot.shared);
+        RunChild(options, slot.batch, slot.shared);
+      }
       if (pid < 0) {
         std::fprintf(stderr, "etcd-dst: cannot fork: %s\n", std::strerror(errno));
         return kExitInternal;
@@ -803,9 +828,12 @@ int RunSweep(const SweepOptions& options) {
     int64_t wake = now + 1000000000;
     for (Slot& slot : slots) {
       if (slot.pid < 0 || slot.timed_out) continue;
+      // `current` first: the child stores the start time, then `current`,
+      // so the start read after it is that seed's or a later one's.
+      const uint32_t current = slot.header()->current.load();
       const int64_t deadline = slot.header()->current_started_ns.load() + limit_ns;
       if (deadline <= now) {
-        slot.killed_at = slot.header()->current.load();
+        slot.killed_at = current;
         kill(slot.pid, SIGKILL);
         slot.timed_out = true;
       } else {
@@ -845,17 +873,17 @@ int RunSweep(const SweepOptions& options) {
     journal_status = absl::DataLossError(fmt::format("cannot write --out {}: {}", jsonl_path, std::strerror(errno)));
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  if (!journal_status.ok()) return BadInput(journal_status);
+  if (!journal_status.ok()) return OutputFailed(journal_status);
   if (absl::Status status = WriteSummary(options, journal_path, std::move(entries), summary_path, seconds);
       !status.ok()) {
-    return BadInput(status);
+    return OutputFailed(status);
   }
   const viz::SweepInfo info{.build = BuildCommit(), .first_seed = options.first_seed, .seeds = options.seeds,
                             .shard_index = options.shard_index, .shard_count = options.shard_count,
                             .wall_seconds = seconds};
   absl::StatusOr<viz::SweepSummary> summary = SummarizeJournal(journal_path);
-  if (!summary.ok()) return BadInput(summary.status());
-  if (absl::Status status = WriteJUnit(*summary, info, options.out_dir); !status.ok()) return BadInput(status);
+  if (!summary.ok()) return OutputFailed(summary.status());
+  if (absl::Status status = WriteJUnit(*summary, info, options.out_dir); !status.ok()) return OutputFailed(status);
   // The dashboard: failure pages, then data.js and index.html.
   const viz::FailurePages pages = WriteFailurePages(*summary, options, out_dir);
   std::optional<viz::SweepSummary> previous;
@@ -869,11 +897,11 @@ int RunSweep(const SweepOptions& options) {
           "--out", (out_dir / "data.js").string(),
           viz::DashboardDataJs(*summary, info, pages, previous.has_value() ? &*previous : nullptr));
       !status.ok()) {
-    return BadInput(status);
+    return OutputFailed(status);
   }
   if (absl::Status status = WriteOutputFile("--out", (out_dir / "index.html").string(), viz::DashboardHtml());
       !status.ok()) {
-    return BadInput(status);
+    return OutputFailed(status);
   }
 
   uint64_t failed = 0, internal = 0;
@@ -1030,17 +1058,17 @@ int RunMerge(const std::string& out, const std::vector<std::string>& shard_dirs)
     if (!scan.ok()) return BadInput(scan.status());
   }
   journal.Close();
-  if (absl::Status status = jsonl.Commit(); !status.ok()) return BadInput(status);
+  if (absl::Status status = jsonl.Commit(); !status.ok()) return OutputFailed(status);
   const std::string summary_path = (out_dir / "results.pb").string();
   if (absl::Status status = WriteSummary(options, journal_path, std::move(entries), summary_path, wall_seconds);
       !status.ok()) {
-    return BadInput(status);
+    return OutputFailed(status);
   }
   absl::StatusOr<viz::SweepSummary> summary = SummarizeJournal(journal_path);
-  if (!summary.ok()) return BadInput(summary.status());
+  if (!summary.ok()) return OutputFailed(summary.status());
   const viz::SweepInfo info{.build = first.at("build"), .first_seed = options.first_seed, .seeds = options.seeds,
                             .shard_index = 0, .shard_count = 1, .wall_seconds = wall_seconds};
-  if (absl::Status status = WriteJUnit(*summary, info, out); !status.ok()) return BadInput(status);
+  if (absl::Status status = WriteJUnit(*summary, info, out); !status.ok()) return OutputFailed(status);
   // The shards' failure pages, under the merged failures/.
   viz::FailurePages pages;
   for (const std::string& dir : shard_dirs) {
@@ -1060,11 +1088,11 @@ int RunMerge(const std::string& out, const std::vector<std::string>& shard_dirs)
   if (absl::Status status = WriteOutputFile("--out", (out_dir / "data.js").string(),
                                             viz::DashboardDataJs(*summary, info, pages, nullptr));
       !status.ok()) {
-    return BadInput(status);
+    return OutputFailed(status);
   }
   if (absl::Status status = WriteOutputFile("--out", (out_dir / "index.html").string(), viz::DashboardHtml());
       !status.ok()) {
-    return BadInput(status);
+    return OutputFailed(status);
   }
   SweepOptions merged = options;
   merged.shard_index = 0;
@@ -1072,7 +1100,7 @@ int RunMerge(const std::string& out, const std::vector<std::string>& shard_dirs)
   std::string record = OptionsRecord(merged);
   record.replace(record.find("build=") + 6, std::string(BuildCommit()).size(), first.at("build"));
   if (absl::Status status = WriteOutputFile("--out", (out_dir / "sweep.txt").string(), record); !status.ok()) {
-    return BadInput(status);
+    return OutputFailed(status);
   }
   PrintSummaryLines(*summary);
   uint64_t failed = 0, harness = 0;

@@ -62,7 +62,26 @@ void ProtoTraceSink::WriteFooter(const etcd_dst::trace::Footer& footer) {
   Flush();
 }
 
-absl::StatusOr<TraceFileContents> ReadTraceFile(const std::string& path) {
+namespace {
+// True if the length-delimited record at `offset` of `path` runs past the end.
+bool RunsPastTheEnd(const std::string& path, int64_t offset) {
+  std::ifstream file(path, std::ios::binary);
+  file.seekg(0, std::ios::end);
+  const int64_t size = file.tellg();
+  file.seekg(offset);
+  uint64_t length = 0;
+  int shift = 0, bytes = 0;
+  for (int c; bytes < 10 && (c = file.get()) != EOF;) {
+    ++bytes;
+    length |= static_cast<uint64_t>(c & 0x7f) << shift;
+    shift += 7;
+    if ((c & 0x80) == 0) return offset + bytes + static_cast<int64_t>(length) > size;
+  }
+  return true;  // the length itself is cut short
+}
+}  // namespace
+
+absl::StatusOr<TraceFileContents> ReadTraceFile(const std::string& path, bool keep_torn_tail) {
   std::ifstream file(path, std::ios::binary);
   if (!file) return absl::NotFoundError(absl::StrCat("cannot open trace file ", path));
   google::protobuf::io::IstreamInputStream stream(&file);
@@ -71,8 +90,13 @@ absl::StatusOr<TraceFileContents> ReadTraceFile(const std::string& path) {
   for (uint64_t index = 0;; ++index) {
     etcd_dst::trace::Record record;
     bool clean_eof = false;
+    const int64_t offset = stream.ByteCount();
     if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&record, &stream, &clean_eof)) {
       if (clean_eof) break;
+      if (keep_torn_tail && has_header && !contents.has_footer && RunsPastTheEnd(path, offset)) {
+        contents.torn_tail = true;
+        break;
+      }
       return absl::DataLossError(absl::StrCat(path, ": record ", index, " is truncated or corrupt"));
     }
     if (index == 0 && !record.has_header()) {

@@ -42,10 +42,13 @@ struct TraceFileContents {
   std::vector<etcd_dst::trace::Event> events;
   bool has_footer = false;
   etcd_dst::trace::Footer footer;
+  bool torn_tail = false;  // a last record cut short was dropped (keep_torn_tail)
 };
 
-// NotFound if missing; DataLoss with the record number if corrupt.
-absl::StatusOr<TraceFileContents> ReadTraceFile(const std::string& path);
+// NotFound if missing; DataLoss with the record number if corrupt. With
+// `keep_torn_tail`, a file without a footer whose last record runs past the
+// end (a run killed while writing) gives every whole record before it.
+absl::StatusOr<TraceFileContents> ReadTraceFile(const std::string& path, bool keep_torn_tail = false);
 
 TraceRecord FromProto(const etcd_dst::trace::Event& event);
 

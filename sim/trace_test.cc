@@ -134,6 +134,11 @@ TEST(TraceFileTest, CorruptFilesAreErrors) {
   EXPECT_EQ(truncated.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(truncated.status().message().find("record 10"), std::string::npos)
       << truncated.status();
+  // A reader that keeps what a killed run left: the nine whole events.
+  absl::StatusOr<TraceFileContents> kept = ReadTraceFile(good, /*keep_torn_tail=*/true);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_TRUE(kept->torn_tail);
+  EXPECT_EQ(kept->events.size(), 9u);
 }
 
 // An unwritable path is reported, not crashed on.

@@ -121,7 +121,8 @@ std::string FailurePage(const sim::TraceFileContents& trace, const std::vector<s
                         Html(sim::SimTime::FromNanos(trace.footer.sim_time_ns()).ToString()),
                         violated.empty() ? "none" : Html(violated));
   } else {
-    html += "<p class=\"note\">The trace has no footer: the run stopped before it finished (a crash, a kill).</p>\n";
+    html += fmt::format("<p class=\"note\">The trace has no footer: the run stopped before it finished (a crash, a "
+                        "kill){}.</p>\n", trace.torn_tail ? "; its last record was cut short and is left out" : "");
   }
   html += "<h2>What went wrong first</h2>\n";
   if (picture.first_violation.has_value()) {
@@ -171,7 +172,7 @@ std::string FailurePage(const sim::TraceFileContents& trace, const std::vector<s
 }
 
 absl::Status WriteFailurePage(const std::string& trace_path, const std::string& dir, const SpaceTimeOptions& options) {
-  absl::StatusOr<sim::TraceFileContents> trace = sim::ReadTraceFile(trace_path);
+  absl::StatusOr<sim::TraceFileContents> trace = sim::ReadTraceFile(trace_path, /*keep_torn_tail=*/true);
   if (!trace.ok()) return trace.status();
   std::vector<sim::TraceRecord> events;
   events.reserve(trace->events.size());

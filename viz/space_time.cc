@@ -191,11 +191,13 @@ SpaceTime BuildSpaceTime(const std::vector<sim::TraceRecord>& events, const Spac
   // Fault spans, drawn first (behind the boxes): partitions across every
   // lane, a machine down across the lanes of its pod.
   const size_t rows = out.boxes;
-  // The row of the first drawn box at or after each event of the window.
+  // The row of the first drawn box created at or after each event of the
+  // window (an event merged into an earlier box does not pull rows back).
   std::vector<size_t> row_at(hi - lo + 1, rows);
   for (size_t k = hi; k > lo; --k) {
     const size_t box = box_of[k - 1 - lo];
-    row_at[k - 1 - lo] = drawn(box) ? std::min(boxes[box].row, row_at[k - lo]) : row_at[k - lo];
+    const bool starts_box = drawn(box) && boxes[box].first == k - 1;
+    row_at[k - 1 - lo] = starts_box ? boxes[box].row : row_at[k - lo];
   }
   auto row_of_event = [&](size_t i) -> size_t { return i < lo ? row_at[0] : row_at[std::min(i, hi) - lo]; };
   struct Span {
