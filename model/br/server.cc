@@ -105,6 +105,26 @@ http::Response BackupRestore::ServeConfig() {
       }
     }
   }
+  if (list.ok() && options_.profile == Profile::kFixed && list->members_size() > 0 &&
+      !process_.volume->Exists(config.data_dir + "/member/wal")) {
+    // br-fixed F8, the other half: a running cluster that does not list this
+    // member (by name, or an unstarted entry by peer URL) is not one it may
+    // bootstrap beside; it has to be added first (the initializer's
+    // scale-up path, on the wrapper's next attempt).
+    const auto own_url = config.peer_urls.find(options_.pod);
+    bool listed = false;
+    for (const etcd_dst::etcd::Member& member : list->members()) {
+      listed |= member.name() == options_.pod;
+      if (own_url != config.peer_urls.end()) {
+        for (const std::string& url : member.peerurls()) listed |= url == own_url->second;
+      }
+    }
+    if (!listed) {
+      return {.code = 500, .body = fmt::format("{} is not a member of the running cluster ({} members): it must be "
+                                               "added before it starts",
+                                               options_.pod, list->members_size())};
+    }
+  }
   if (!list.ok()) {
     Log(kActor, fmt::format("Could not list members : {}", std::string(list.status().message())));
   } else if (list->members_size() > 1) {
