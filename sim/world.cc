@@ -395,7 +395,11 @@ void World::Perform(const Action& action) {
       if (!running(name)) break;
       Crash(name);
       if (action.crash().restart_after_ns() > 0) {
-        scheduler.ScheduleAfter(SimDuration::Nanos(action.crash().restart_after_ns()), [this, name] { Restart(name); });
+        // A pod retired meanwhile (its StatefulSet scaled down) stays down:
+        // a deleted pod never comes back, only its controller's new one.
+        scheduler.ScheduleAfter(SimDuration::Nanos(action.crash().restart_after_ns()), [this, name] {
+          if (!GetPod(name).retired) Restart(name);
+        });
       }
       break;
     }
