@@ -42,6 +42,13 @@ bool IsMessage(const std::string& name) {
 // Runs of events in a lane merge when their keys are equal.
 std::string CollapseKey(const sim::TraceRecord& event) {
   if (event.name == "PropertyViolated" || IsFault(event.name)) return "";  // never merged
+  if (IsMessage(event.name)) {
+    // Messages with one peer merge whichever way they go: a request and
+    // its reply, a stream's frames and their acknowledgements.
+    const std::string* method = Find(event, "method");
+    const std::string* peer = Find(event, event.name == "MessageSent" ? "to" : "from");
+    return "msg|" + (method ? *method : std::string()) + "|" + (peer ? *peer : std::string());
+  }
   std::string key = event.name;
   if (const std::string* method = Find(event, "method")) key += "|" + *method;
   return key;
@@ -52,6 +59,12 @@ std::string ShortTime(sim::SimTime time) { return fmt::format("{:.3f}s", time.na
 
 std::string Label(const sim::TraceRecord& event, size_t count) {
   const std::string times = count > 1 ? fmt::format(" x{}", count) : "";
+  if (IsMessage(event.name) && count > 1) {
+    const std::string* peer = Find(event, event.name == "MessageSent" ? "to" : "from");
+    const std::string* method = Find(event, "method");
+    return fmt::format("{} {} messages{}\nwith {}", ShortTime(event.time), count,
+                       method ? " " + Shorten(*method, 24) : "", peer ? *peer : "?");
+  }
   if (IsMessage(event.name)) {
     // The arrow shows the other end; the label says what and where.
     const std::string* method = Find(event, "method");
