@@ -218,13 +218,11 @@ std::string SignalText(int signal) {
   return fmt::format("killed by signal {} ({})", signal, name != nullptr ? name : "unknown");
 }
 
-// What the parent keeps of the finished runs: counters, never the runs.
-struct GroupCounts {
-  std::array<uint64_t, 3> runs{};  // pass, fail, internal
-  double wall_ms = 0;  // of the seeds timed so far, for batch sizes
+// What the parent keeps of a workload's finished runs while they run, for
+// batch sizes (the summary is built from the journal at the end).
+struct GroupTiming {
+  double wall_ms = 0;
   uint64_t timed = 0;
-  std::map<std::string, uint64_t> sometimes_hits;
-  std::map<std::string, uint64_t> violated_runs;
 };
 
 struct JournalEntry {
@@ -520,11 +518,8 @@ int RunSweep(const SweepOptions& options) {
     std::string workload, profile, name;
   };
   std::vector<Group> groups;
-  for (const auto& [workload, profile] : SweepGroups(options)) groups.push_back({workload, profile, ""});
-  std::vector<std::string> group_names;  // "bootstrap-0-to-3 profile=br-fixed"
-  for (Group& group : groups) {
-    group.name = group.profile.empty() ? group.workload : group.workload + "." + group.profile;
-    group_names.push_back(group.profile.empty() ? group.workload : group.workload + " profile=" + group.profile);
+  for (const auto& [workload, profile] : SweepGroups(options)) {
+    groups.push_back({workload, profile, profile.empty() ? workload : workload + "." + profile});
   }
   // Seeds of this shard: first_seed + shard_index + j * shard_count.
   const uint64_t per_group = options.seeds / options.shard_count +
@@ -592,7 +587,7 @@ int RunSweep(const SweepOptions& options) {
   sigprocmask(SIG_BLOCK, &child_signal, &old_mask);
 
   const auto started = Clock::now();
-  std::vector<GroupCounts> counts(groups.size());
+  std::vector<GroupTiming> timings(groups.size());
   std::vector<JournalEntry> entries;
   entries.reserve(total);
   uint64_t journal_bytes = 0;
@@ -608,23 +603,16 @@ int RunSweep(const SweepOptions& options) {
   // printed if it did not pass, and written to results.jsonl.
   auto account = [&](uint32_t group_index, uint64_t index, const etcd_dst::result::SweepRun& run, uint64_t offset) {
     const bool passed = run.exit_code() == kExitPass && run.failure().empty();
-    GroupCounts& group = counts[group_index];
-    group.wall_ms += run.wall_ms();
-    ++group.timed;
-    if (passed) {
-      ++group.runs[0];
-    } else {
+    GroupTiming& timing = timings[group_index];
+    timing.wall_ms += run.wall_ms();
+    ++timing.timed;
+    if (!passed) {
       const bool violation = run.exit_code() == kExitViolation && run.failure().empty();
-      ++group.runs[violation ? 1 : 2];
       progress.Clear();
       std::printf("%s: %s  (%slog %s)\n", violation ? "FAIL" : "INTERNAL", viz::ReplayOf(run).c_str(),
                   run.failure().empty() ? "" : (run.failure() + "; ").c_str(), run.log().c_str());
       std::fflush(stdout);
     }
-    for (const auto& property : run.result().properties()) {
-      if (property.kind() == "sometimes") group.sometimes_hits[property.name()] += property.hits();
-    }
-    for (const std::string& name : run.result().violated()) ++group.violated_runs[name];
     const std::string line = viz::RunJsonLine(run) + "\n";
     if (journal_status.ok() && (std::fwrite(line.data(), 1, line.size(), jsonl) != line.size() || std::fflush(jsonl) != 0)) {
       journal_status = absl::DataLossError(fmt::format("cannot write --out {}: {}", jsonl_path, std::strerror(errno)));
@@ -778,7 +766,7 @@ int RunSweep(const SweepOptions& options) {
       // A batch of the next seeds of one workload and profile, sized so
       // that it takes about kBatchTargetMs (one seed until one has finished).
       const uint32_t group = static_cast<uint32_t>(front() / per_group);
-      const GroupCounts& measured = counts[group];
+      const GroupTiming& measured = timings[group];
       size_t size = 1;
       if (measured.timed > 0) {
         const double mean_ms = measured.wall_ms / measured.timed;
@@ -904,24 +892,11 @@ int RunSweep(const SweepOptions& options) {
     return OutputFailed(status);
   }
 
+  PrintSummaryLines(*summary);
   uint64_t failed = 0, internal = 0;
-  for (size_t g = 0; g < counts.size(); ++g) {
-    const GroupCounts& group = counts[g];
-    std::string never;
-    for (const auto& [name, hits] : group.sometimes_hits) {
-      if (hits == 0) never += (never.empty() ? "" : ",") + name;
-    }
-    std::string violated;
-    for (const auto& [name, runs] : group.violated_runs) {
-      violated += fmt::format("{}{}:{}", violated.empty() ? "" : ",", name, runs);
-    }
-    const uint64_t runs = group.runs[0] + group.runs[1] + group.runs[2];
-    std::printf("workload=%s runs=%llu pass=%llu fail=%llu internal=%llu violated=%s sometimes_never_seen=%s\n",
-                group_names[g].c_str(), static_cast<unsigned long long>(runs),
-                static_cast<unsigned long long>(group.runs[0]), static_cast<unsigned long long>(group.runs[1]),
-                static_cast<unsigned long long>(group.runs[2]), violated.c_str(), never.c_str());
-    failed += group.runs[1];
-    internal += group.runs[2];
+  for (const viz::GroupSummary& group : summary->groups()) {
+    failed += group.failed;
+    internal += group.harness;
   }
   rusage self{};
   getrusage(RUSAGE_SELF, &self);

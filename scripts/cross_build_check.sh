@@ -22,6 +22,12 @@ fingerprints() {  # binary label
     read -r workload seeds <<<"$entry"
     "$bin" sweep --workload "$workload" --seeds "$seeds" --first-seed 1001 --pages 0 --seed-timeout 600 \
       --out "$work/$label-$workload" >/dev/null 2>&1 || true
+    # A sweep that ran nothing must not compare equal to another that ran nothing.
+    lines=$(wc -l 2>/dev/null < "$work/$label-$workload/results.jsonl" || echo 0)
+    if [ "$lines" -lt "$seeds" ]; then
+      echo "cross_build_check: $label $workload gave $lines runs of at least $seeds" >&2
+      exit 1
+    fi
     sed -E 's/^\{"workload":"([^"]*)","profile":"([^"]*)","seed":([0-9]+),.*"fingerprint":("[0-9a-f]+"|null).*/\1 \2 \3 \4/' \
       "$work/$label-$workload/results.jsonl"
   done | sort

@@ -183,16 +183,16 @@ Network::Drop Network::Decide(NodeId from, NodeId to, bool lossy) {
   return Drop::kNone;
 }
 
-void Network::TraceDrop(Address from, Address to, const char* what, Drop reason, std::string_view message_id) {
+void Network::TraceDrop(Address from, Address to, const char* what, Drop reason, char id_kind, uint64_t id) {
   ++packets_dropped_;
   TraceEvent("PacketDropped")
       .Detail("from", FormatAddress(from))
       .Detail("to", FormatAddress(to))
       .Detail("what", what)
       .Detail("reason", DropName(static_cast<int>(reason)));
-  if (!message_id.empty() && Trace::Observing()) {
+  if (id_kind != 0 && Trace::Observing()) {
     TraceEvent("MessageDropped", kObservation)
-        .Detail("id", message_id)
+        .Detail("id", absl::StrCat(std::string(1, id_kind), id))
         .Detail("from", FormatAddress(from))
         .Detail("to", FormatAddress(to))
         .Detail("reason", DropName(static_cast<int>(reason)));
@@ -200,20 +200,21 @@ void Network::TraceDrop(Address from, Address to, const char* what, Drop reason,
 }
 
 void Network::DeliverEnvelope(Address from, Address to, Envelope envelope, const char* what) {
-  const std::string message_id =
-      envelope.kind == Envelope::Kind::kCall ? absl::StrCat("c", envelope.call_id_) : std::string();
+  // A call's envelope is message c<call id> in the trace's observations.
+  const char id_kind = envelope.kind == Envelope::Kind::kCall ? 'c' : 0;
+  const uint64_t id = envelope.call_id_;
   const Drop drop = Decide(from.node, to.node, true);
   if (drop != Drop::kNone) {
-    TraceDrop(from, to, what, drop, message_id);
+    TraceDrop(from, to, what, drop, id_kind, id);
     return;
   }
   const SimTime arrival =
       ArrivalTime(from.node, to.node, simulation_->Now() + Latency(from.node, to.node));
-  simulation_->scheduler().ScheduleAt(arrival, [this, from, to, what, message_id,
+  simulation_->scheduler().ScheduleAt(arrival, [this, from, to, what, id_kind, id,
                                                 envelope = std::move(envelope)]() mutable {
     // Checked again on arrival: a partition or failure in the meantime wins.
     if (!IsUp(to.node) || Blocked(from.node, to.node)) {
-      TraceDrop(from, to, what, IsUp(to.node) ? Drop::kPartition : Drop::kDown, message_id);
+      TraceDrop(from, to, what, IsUp(to.node) ? Drop::kPartition : Drop::kDown, id_kind, id);
       return;
     }
     const uint64_t call_id = envelope.call_id_;
@@ -224,7 +225,7 @@ void Network::DeliverEnvelope(Address from, Address to, Envelope envelope, const
       if (kind == Envelope::Kind::kCall) {
         DeliverReply(call_id, to, from, absl::UnavailableError("connection refused"));
       }
-      if (it != listeners_.end()) TraceDrop(from, to, what, Drop::kLoss, message_id);
+      if (it != listeners_.end()) TraceDrop(from, to, what, Drop::kLoss, id_kind, id);
     }
   });
 }
@@ -246,7 +247,7 @@ void Network::DeliverReply(uint64_t call_id, Address from, Address to,
                            absl::StatusOr<std::string> response) {
   const Drop drop = Decide(from.node, to.node, true);
   if (drop != Drop::kNone) {
-    TraceDrop(from, to, "reply", drop, absl::StrCat("r", call_id));
+    TraceDrop(from, to, "reply", drop, 'r', call_id);
     return;
   }
   const SimTime arrival =
@@ -254,7 +255,7 @@ void Network::DeliverReply(uint64_t call_id, Address from, Address to,
   simulation_->scheduler().ScheduleAt(arrival, [this, call_id, from, to,
                                                 response = std::move(response)]() mutable {
     if (!IsUp(to.node) || Blocked(from.node, to.node)) {
-      TraceDrop(from, to, "reply", IsUp(to.node) ? Drop::kPartition : Drop::kDown, absl::StrCat("r", call_id));
+      TraceDrop(from, to, "reply", IsUp(to.node) ? Drop::kPartition : Drop::kDown, 'r', call_id);
       return;
     }
     auto it = calls_.find(call_id);

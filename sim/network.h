@@ -203,7 +203,9 @@ class Network {
   SimDuration Latency(NodeId from, NodeId to);
   Rng& LinkRng(NodeId from, NodeId to);
   Drop Decide(NodeId from, NodeId to, bool lossy);
-  void TraceDrop(Address from, Address to, const char* what, Drop reason, std::string_view message_id = {});
+  // `id_kind` 'c' (a call) or 'r' (its reply) with `id`: also a
+  // MessageDropped observation for the space-time pictures; 0: none.
+  void TraceDrop(Address from, Address to, const char* what, Drop reason, char id_kind = 0, uint64_t id = 0);
   SimTime ArrivalTime(NodeId from, NodeId to, SimTime earliest);
   void DeliverEnvelope(Address from, Address to, Envelope envelope, const char* what);
   void SendReply(uint64_t call_id, Address server, absl::StatusOr<std::string> response);

@@ -78,7 +78,7 @@ void Trace::SetCurrent(Trace* trace) { g_current_trace = trace; }
 
 void Trace::AddSink(std::unique_ptr<TraceSink> sink) { sinks_.push_back(std::move(sink)); }
 
-void Trace::Emit(std::string name, std::vector<TraceDetail> details) {
+TraceRecord Trace::Record(std::string name, std::vector<TraceDetail> details) const {
   TraceRecord record;
   record.time = clock_->Now();
   Scheduler::Place place = clock_->CurrentPlace();
@@ -86,6 +86,11 @@ void Trace::Emit(std::string name, std::vector<TraceDetail> details) {
   record.actor = std::move(place.actor);
   record.name = std::move(name);
   record.details = std::move(details);
+  return record;
+}
+
+void Trace::Emit(std::string name, std::vector<TraceDetail> details) {
+  TraceRecord record = Record(std::move(name), std::move(details));
   digest_ = HashCombine(digest_, HashRecord(record));
   ++count_;
   for (const auto& sink : sinks_) sink->Write(record);
@@ -95,13 +100,7 @@ void Trace::Emit(std::string name, std::vector<TraceDetail> details) {
 
 void Trace::Observe(std::string name, std::vector<TraceDetail> details) {
   if (sinks_.empty()) return;
-  TraceRecord record;
-  record.time = clock_->Now();
-  Scheduler::Place place = clock_->CurrentPlace();
-  record.group = std::move(place.group);
-  record.actor = std::move(place.actor);
-  record.name = std::move(name);
-  record.details = std::move(details);
+  const TraceRecord record = Record(std::move(name), std::move(details));
   for (const auto& sink : sinks_) sink->Write(record);
 }
 

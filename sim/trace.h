@@ -83,6 +83,9 @@ class Trace {
   std::vector<std::string> TailLines() const;
 
  private:
+  // A record stamped with the time and the running actor's place.
+  TraceRecord Record(std::string name, std::vector<TraceDetail> details) const;
+
   const Scheduler* clock_;
   uint64_t digest_;
   uint64_t count_ = 0;

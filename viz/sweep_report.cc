@@ -125,9 +125,11 @@ void SweepSummary::Add(const SweepRun& run) {
   }
   // A violation of a property the run did not list (EventBudgetExhausted, CheckNotReached).
   for (const std::string& name : result.violated()) {
+    const bool listed = std::any_of(result.properties().begin(), result.properties().end(),
+                                    [&](const auto& property) { return property.name() == name; });
+    if (listed) continue;
     PropertySummary& summary = group->properties[name];
-    if (!summary.kind.empty()) continue;
-    summary.kind = "always";
+    if (summary.kind.empty()) summary.kind = "always";
     ++summary.runs_violated;
     Keep(summary.examples, {run.seed(), ReplayOf(run), result.sim_time_ns(), "", run.log()});
   }

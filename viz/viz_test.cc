@@ -73,6 +73,14 @@ TEST(SweepReportTest, SummaryKeepsTheFastestFailuresFirst) {
   EXPECT_EQ(one.examples[0].seed, 18u);  // the latest seed violates earliest
   EXPECT_EQ(one.examples[1].seed, 15u);
   EXPECT_EQ(group.properties.at("LearnerPromoted").runs_hit, 0u);
+  // A violation no run declared (EventBudgetExhausted) counts once per run.
+  for (uint64_t seed = 21; seed <= 23; ++seed) {
+    SweepRun run = MakeRun(seed, false);
+    run.set_exit_code(1);
+    run.mutable_result()->add_violated("EventBudgetExhausted");
+    summary.Add(run);
+  }
+  EXPECT_EQ(summary.groups()[0].properties.at("EventBudgetExhausted").runs_violated, 3u);
 }
 
 TEST(SweepReportTest, JUnitHasACasePerPropertyAndRunHealth) {

@@ -64,22 +64,18 @@ absl::Status Initializer::Initialize(ValidationMode mode) {
     if (options_.profile == Profile::kFixed && options_.original_cluster_size > 1) {
       absl::StatusOr<Entry> entry = FindOwnEntry();
       const raftpb::Metadata local = LocalIds();
-      if (entry.ok() && entry->exists && local.cluster_id != 0 && local.cluster_id != entry->cluster_id) {
-        if (absl::Status s = MoveAside(fmt::format("its cluster ID {:x} is not the running cluster's {:x}",
-                                                   local.cluster_id, entry->cluster_id));
-            !s.ok()) {
-          return s;
-        }
-        return RestoreInMultiNode();
-      }
       // F9: nor is a data dir of another member of this cluster (one removed
       // since) when our peer URL now names a different entry.
-      if (entry.ok() && entry->exists && local.node_id != 0 && local.node_id != entry->member_id) {
-        if (absl::Status s = MoveAside(fmt::format("it is member {:x}'s, and our peer URL is member {:x}'s",
-                                                   local.node_id, entry->member_id));
-            !s.ok()) {
-          return s;
-        }
+      std::string foreign;
+      if (entry.ok() && entry->exists && local.cluster_id != 0 && local.cluster_id != entry->cluster_id) {
+        foreign = fmt::format("its cluster ID {:x} is not the running cluster's {:x}", local.cluster_id,
+                              entry->cluster_id);
+      } else if (entry.ok() && entry->exists && local.node_id != 0 && local.node_id != entry->member_id) {
+        foreign = fmt::format("it is member {:x}'s, and our peer URL is member {:x}'s", local.node_id,
+                              entry->member_id);
+      }
+      if (!foreign.empty()) {
+        if (absl::Status s = MoveAside(foreign); !s.ok()) return s;
         return RestoreInMultiNode();
       }
     }

@@ -84,11 +84,12 @@ http::Response BackupRestore::ServeConfig() {
     return {.code = 500, .body = fmt::format("cannot list the members the learner joins: {}",
                                              std::string(list.status().message()))};
   }
-  if (!list.ok() && options_.profile == Profile::kFixed && entries.size() > 1 &&
-      !process_.volume->Exists(config.data_dir + "/member/wal")) {
+  // br-fixed: a member with no WAL to start from (etcd ignores the cluster
+  // state when it has one).
+  const bool fresh = options_.profile == Profile::kFixed && !process_.volume->Exists(config.data_dir + "/member/wal");
+  if (!list.ok() && fresh && entries.size() > 1) {
     // br-fixed F8: without the member list, `new` is only safe for a cluster
-    // that never ran (etcd ignores the state when it has a WAL to start
-    // from). A member lease whose holder was a leader says the cluster had
+    // that never ran. A member lease whose holder was a leader says the cluster had
     // a quorum, so a cluster ID: a lone member of a bootstrap that has not
     // formed yet renews its lease as a Member and does not count.
     for (const auto& [name, url] : entries) {
@@ -105,8 +106,7 @@ http::Response BackupRestore::ServeConfig() {
       }
     }
   }
-  if (list.ok() && options_.profile == Profile::kFixed && list->members_size() > 0 &&
-      !process_.volume->Exists(config.data_dir + "/member/wal")) {
+  if (list.ok() && fresh && list->members_size() > 0) {
     // br-fixed F8, the other half: a running cluster that does not list this
     // member (by name, or an unstarted entry by peer URL) is not one it may
     // bootstrap beside; it has to be added first (the initializer's
