@@ -256,6 +256,14 @@ absl::Status EtcdServer::StartRestart() {
   if (loaded.ok()) {
     snapshot = loaded->snapshot;
     cluster_ = loaded->cluster;
+    // recoverSnapshotBackend: a snapshot ahead of the backend (a received
+    // snapshot persisted, its db not yet renamed into place) opens the db
+    // that came with it.
+    if (snapshot.index > kv_.consistent_index()) {
+      if (absl::Status s = OpenSnapshotBackend(snapshot.index); !s.ok()) {
+        return absl::InternalError(fmt::format("failed to recover v3 backend from snapshot: {}", std::string(s.message())));
+      }
+    }
   }
   wal::ReadResult read;
   bool repaired = false;

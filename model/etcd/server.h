@@ -143,7 +143,12 @@ class EtcdServer {
   void MaybeSnapshot();
   // Commits what changed since the last commit (with `whole`, the whole
   // state: after the store was replaced).
-  void CommitBackend(bool whole = false);
+  void CommitBackend();
+  // Saves a received snapshot's db as <index>.snap.db and strips it from
+  // the message; false (the message is dropped) when that fails.
+  bool SaveSnapshotDb(raft::Message* message);
+  // Replaces the backend with member/snap/<index>.snap.db (etcd's openSnapshotBackend).
+  absl::Status OpenSnapshotBackend(uint64_t index);
   // The backend's whole state, and the buckets besides "key" and "meta".
   bbolt::Buckets Buckets() const;
   bbolt::Buckets SmallBuckets() const;

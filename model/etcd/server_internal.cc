@@ -192,6 +192,24 @@ absl::Status SaveSnapshotFile(sim::Disk* disk, const std::string& snap_dir, cons
   return status;
 }
 
+std::string DbSnapshotPath(const std::string& snap_dir, uint64_t index) {
+  return fmt::format("{}/{:016x}.snap.db", snap_dir, index);
+}
+
+absl::Status SaveDbSnapshot(sim::Disk* disk, const std::string& snap_dir, uint64_t index, const std::string& db) {
+  const std::string temp = fmt::format("{}/tmp{}", snap_dir, index);
+  absl::StatusOr<int> fd = disk->Open(temp, {.create = true, .truncate = true});
+  if (!fd.ok()) return fd.status();
+  absl::Status status = disk->Pwrite(*fd, 0, db).status();
+  if (status.ok()) status = disk->Fsync(*fd);
+  (void)disk->Close(*fd);
+  if (!status.ok()) {
+    (void)disk->Unlink(temp);
+    return status;
+  }
+  return disk->Rename(temp, DbSnapshotPath(snap_dir, index));
+}
+
 absl::StatusOr<LoadedSnapshot> LoadNewestSnapshot(sim::Disk* disk, const std::string& snap_dir) {
   absl::StatusOr<std::vector<std::string>> names = disk->ReadDir(snap_dir);
   if (!names.ok()) return absl::NotFoundError("snap: no available snapshot");

@@ -72,4 +72,11 @@ absl::Status SaveSnapshotFile(sim::Disk* disk, const std::string& snap_dir, cons
 absl::StatusOr<LoadedSnapshot> LoadNewestSnapshot(sim::Disk* disk, const std::string& snap_dir);
 absl::StatusOr<LoadedSnapshot> ParseSnapshotData(const raft::Snapshot& snapshot);
 
+// The db a leader sends beside a snapshot: member/snap/%016x.snap.db.
+// SaveDbSnapshot is etcd's snap.Snapshotter.SaveDBFrom (a temp file written,
+// fsynced, then renamed, without syncing the directory), done by rafthttp
+// before raft sees the message.
+std::string DbSnapshotPath(const std::string& snap_dir, uint64_t index);
+absl::Status SaveDbSnapshot(sim::Disk* disk, const std::string& snap_dir, uint64_t index, const std::string& db);
+
 }  // namespace model::etcd::internal

@@ -65,6 +65,9 @@ void EtcdServer::ProcessReady() {
       Fatal(fmt::format("failed to restore snapshot: {}", std::string(loaded.status().message())));
       return;
     }
+    // etcd persists the snapshot (.snap file, then the WAL's record) before
+    // applying it; the db that came with it is already on disk as
+    // <index>.snap.db (saved by the peer reader, as rafthttp does).
     if (absl::Status s = internal::SaveSnapshotFile(disk_, config_.data_dir + "/member/snap", snapshot); !s.ok()) {
       Fatal(fmt::format("failed to save snapshot: {}", std::string(s.message())));
       return;
@@ -75,25 +78,13 @@ void EtcdServer::ProcessReady() {
     }
     cluster_ = loaded->cluster;
     applied_ = loaded->cluster;
-    // The message carried the leader's backend (etcd sends its db file
-    // beside the snapshot): the mvcc store and the leases both come from it
-    // (lessor.Recover).
-    const bbolt::ParsedImage backend = bbolt::ParseImage(loaded->backend, "snapshot");
-    absl::StatusOr<KvStore> kv = backend.failure.has_value()
-                                     ? absl::DataLossError(backend.failure->etcd_error)
-                                     : KvStore::FromBuckets(backend.buckets);
-    if (!kv.ok()) {
-      Fatal(fmt::format("failed to restore mvcc store: {}", std::string(kv.status().message())));
+    // applySnapshot: the db file replaces the backend; the mvcc store and
+    // the leases both come from it (mvcc.Restore, lessor.Recover).
+    if (absl::Status s = OpenSnapshotBackend(snapshot.index); !s.ok()) {
+      Fatal(std::string(s.message()));
       return;
     }
-    kv_ = *std::move(kv);
-    // The db is the leader's at the time it sent it, at or past the
-    // snapshot: entries it already holds are skipped by the consistent index.
-    kv_.set_consistent_index(std::max(kv_.consistent_index(), snapshot.index));
-    LoadLeases(backend.buckets);
     snapshot_index_ = snapshot.index;
-    backend_dirty_ = true;
-    CommitBackend(/*whole=*/true);
     for (const auto& [member, info] : cluster_.members()) EnsurePeer(member);
     sim::TraceEvent("SnapshotApplied").Detail("member", config_.name).Detail("index", snapshot.index);
   }
@@ -387,45 +378,78 @@ bbolt::Buckets EtcdServer::Buckets() const {
   return buckets;
 }
 
-void EtcdServer::CommitBackend(bool whole) {
+void EtcdServer::CommitBackend() {
   while (committing_) sim::WaitOn(commit_waiters_, sim::SimTime::Max());
   committing_ = true;
-  absl::Status committed;
   backend_dirty_ = false;
-  if (whole) {
-    // The store was replaced (a snapshot from the leader): the db follows.
+  // What changed since the last commit: the new revisions and the small
+  // buckets' differences; bbolt rewrites only the pages they touch. The
+  // small buckets are rebuilt only when what they hold changed since the
+  // last commit (most commits carry revisions alone).
+  bbolt::Changes changes;
+  kv_.TakeBackendChanges(&changes);
+  const bool small_changed = !committed_small_.has_value() || committed_small_->members != cluster_.members() ||
+                             committed_small_->removed != cluster_.removed() ||
+                             committed_small_->version != cluster_.version() ||
+                             committed_small_->leases != lease_records_;
+  // What the small buckets are written from is taken now: the commit's
+  // disk writes take simulated time, and a lease granted meanwhile must
+  // still count as a change at the next commit (else it never reaches the
+  // db, and a restart loses it: bootstrap-0-to-3 --seed 266 --profile br-fixed).
+  std::optional<SmallBucketInputs> inputs;
+  if (small_changed) {
+    inputs = SmallBucketInputs{cluster_.members(), cluster_.removed(), cluster_.version(), lease_records_};
+    for (const auto& [name, wanted] : SmallBuckets()) changes[name] = bbolt::Diff(db_->ReadBucket(name), wanted);
+  }
+  const absl::Status committed = db_->Commit(changes);
+  if (committed.ok() && inputs.has_value()) {
+    committed_small_ = *std::move(inputs);
+  } else if (!committed.ok()) {
     committed_small_.reset();
-    committed = db_->Commit(Buckets());
-  } else {
-    // What changed since the last commit: the new revisions and the small
-    // buckets' differences; bbolt rewrites only the pages they touch. The
-    // small buckets are rebuilt only when what they hold changed since the
-    // last commit (most commits carry revisions alone).
-    bbolt::Changes changes;
-    kv_.TakeBackendChanges(&changes);
-    const bool small_changed = !committed_small_.has_value() || committed_small_->members != cluster_.members() ||
-                               committed_small_->removed != cluster_.removed() ||
-                               committed_small_->version != cluster_.version() ||
-                               committed_small_->leases != lease_records_;
-    // What the small buckets are written from is taken now: the commit's
-    // disk writes take simulated time, and a lease granted meanwhile must
-    // still count as a change at the next commit (else it never reaches the
-    // db, and a restart loses it: bootstrap-0-to-3 --seed 266 --profile br-fixed).
-    std::optional<SmallBucketInputs> inputs;
-    if (small_changed) {
-      inputs = SmallBucketInputs{cluster_.members(), cluster_.removed(), cluster_.version(), lease_records_};
-      for (const auto& [name, wanted] : SmallBuckets()) changes[name] = bbolt::Diff(db_->ReadBucket(name), wanted);
-    }
-    committed = db_->Commit(changes);
-    if (committed.ok() && inputs.has_value()) {
-      committed_small_ = *std::move(inputs);
-    } else if (!committed.ok()) {
-      committed_small_.reset();
-    }
   }
   committing_ = false;
   sim::NotifyAll(commit_waiters_);
   if (!committed.ok()) Fatal(fmt::format("failed to commit txn: {}", std::string(committed.message())));
+}
+
+absl::Status EtcdServer::OpenSnapshotBackend(uint64_t index) {
+  // etcd's openSnapshotBackend: rename <index>.snap.db over the db, open it.
+  const std::string snap_dir = config_.data_dir + "/member/snap";
+  const std::string from = internal::DbSnapshotPath(snap_dir, index);
+  if (!disk_->Stat(from).ok()) {
+    return absl::NotFoundError("failed to find database snapshot file (snap: snapshot file doesn't exist)");
+  }
+  // No commit runs while the file changes under the backend (the disk
+  // calls take simulated time).
+  while (committing_) sim::WaitOn(commit_waiters_, sim::SimTime::Max());
+  committing_ = true;
+  const absl::Status renamed = disk_->Rename(from, snap_dir + "/db");
+  absl::StatusOr<bbolt::Db::OpenResult> opened = absl::CancelledError("not opened");
+  if (renamed.ok()) {
+    db_.reset();
+    opened = bbolt::Db::Open(disk_, snap_dir + "/db", config_.bbolt_init);
+  }
+  committing_ = false;
+  sim::NotifyAll(commit_waiters_);
+  if (!renamed.ok()) {
+    return absl::InternalError(fmt::format("failed to rename database snapshot file ({})", std::string(renamed.message())));
+  }
+  if (!opened.ok()) {
+    return absl::InternalError(fmt::format("cannot open database: {}", std::string(opened.status().message())));
+  }
+  if (opened->failure.has_value()) return absl::InternalError(opened->failure->etcd_error);
+  db_ = std::move(opened->db);
+  committed_small_.reset();
+  const bbolt::Buckets backend = db_->Read();
+  absl::StatusOr<KvStore> kv = KvStore::FromBuckets(backend);
+  if (!kv.ok()) return absl::InternalError(fmt::format("failed to restore mvcc store: {}", std::string(kv.status().message())));
+  kv_ = *std::move(kv);
+  // The db is the leader's at the time it sent it, at or past the
+  // snapshot: entries it already holds are skipped by the consistent index.
+  kv_.set_consistent_index(std::max(kv_.consistent_index(), index));
+  LoadLeases(backend);
+  backend_dirty_ = true;
+  return absl::OkStatus();
 }
 
 void EtcdServer::BackendLoop() {
