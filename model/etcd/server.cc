@@ -97,16 +97,9 @@ absl::Status EtcdServer::Bootstrap() {
   if (absl::Status s = disk_->MkdirAll(snap_dir); !s.ok()) return absl::InternalError(fmt::format("cannot access data directory: {}", std::string(s.message())));
 
   // The backend opens before the WAL exists (etcd #16596's window).
-  absl::StatusOr<bbolt::Db::OpenResult> opened = bbolt::Db::Open(disk_, snap_dir + "/db", config_.bbolt_init);
-  if (!opened.ok()) return absl::InternalError(fmt::format("cannot open database: {}", std::string(opened.status().message())));
-  if (opened->failure.has_value()) return absl::InternalError(opened->failure->etcd_error);
-  db_ = std::move(opened->db);
-  committed_small_.reset();
-  const bbolt::Buckets backend = db_->Read();
-  absl::StatusOr<KvStore> kv = KvStore::FromBuckets(backend);
-  if (!kv.ok()) return absl::InternalError(fmt::format("failed to recover mvcc store: {}", std::string(kv.status().message())));
-  kv_ = *std::move(kv);
-  LoadLeases(backend);
+  if (absl::Status s = LoadBackend(bbolt::Db::Open(disk_, snap_dir + "/db", config_.bbolt_init), "recover"); !s.ok()) {
+    return s;
+  }
 
   if (have_wal) {
     path_ = "restart";
@@ -246,6 +239,19 @@ absl::Status EtcdServer::StartJoin(const std::vector<InitialMember>& initial) {
   wal_ = *std::move(created);
   raft_ = std::make_unique<raft::Raft>(internal::RaftConfig(config_, id_, rng_), raft::Snapshot{}, raftpb::HardState{},
                                        std::vector<raftpb::Entry>{});
+  return absl::OkStatus();
+}
+
+absl::Status EtcdServer::LoadBackend(absl::StatusOr<bbolt::Db::OpenResult> opened, std::string_view verb) {
+  if (!opened.ok()) return absl::InternalError(fmt::format("cannot open database: {}", std::string(opened.status().message())));
+  if (opened->failure.has_value()) return absl::InternalError(opened->failure->etcd_error);
+  db_ = std::move(opened->db);
+  committed_small_.reset();
+  const bbolt::Buckets backend = db_->Read();
+  absl::StatusOr<KvStore> kv = KvStore::FromBuckets(backend);
+  if (!kv.ok()) return absl::InternalError(fmt::format("failed to {} mvcc store: {}", verb, std::string(kv.status().message())));
+  kv_ = *std::move(kv);
+  LoadLeases(backend);
   return absl::OkStatus();
 }
 

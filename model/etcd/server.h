@@ -149,6 +149,8 @@ class EtcdServer {
   bool SaveSnapshotDb(raft::Message* message);
   // Replaces the backend with member/snap/<index>.snap.db (etcd's openSnapshotBackend).
   absl::Status OpenSnapshotBackend(uint64_t index);
+  // Takes an opened db as the backend: the mvcc store and the leases from it.
+  absl::Status LoadBackend(absl::StatusOr<bbolt::Db::OpenResult> opened, std::string_view verb);
   // The backend's whole state, and the buckets besides "key" and "meta".
   bbolt::Buckets Buckets() const;
   bbolt::Buckets SmallBuckets() const;

@@ -434,20 +434,10 @@ absl::Status EtcdServer::OpenSnapshotBackend(uint64_t index) {
   if (!renamed.ok()) {
     return absl::InternalError(fmt::format("failed to rename database snapshot file ({})", std::string(renamed.message())));
   }
-  if (!opened.ok()) {
-    return absl::InternalError(fmt::format("cannot open database: {}", std::string(opened.status().message())));
-  }
-  if (opened->failure.has_value()) return absl::InternalError(opened->failure->etcd_error);
-  db_ = std::move(opened->db);
-  committed_small_.reset();
-  const bbolt::Buckets backend = db_->Read();
-  absl::StatusOr<KvStore> kv = KvStore::FromBuckets(backend);
-  if (!kv.ok()) return absl::InternalError(fmt::format("failed to restore mvcc store: {}", std::string(kv.status().message())));
-  kv_ = *std::move(kv);
+  if (absl::Status s = LoadBackend(std::move(opened), "restore"); !s.ok()) return s;
   // The db is the leader's at the time it sent it, at or past the
   // snapshot: entries it already holds are skipped by the consistent index.
   kv_.set_consistent_index(std::max(kv_.consistent_index(), index));
-  LoadLeases(backend);
   backend_dirty_ = true;
   return absl::OkStatus();
 }
