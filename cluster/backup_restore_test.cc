@@ -9,7 +9,10 @@
 
 #include "cluster/etcd_cluster.h"
 #include "fmt/format.h"
+#include "model/br/server.h"
+#include "model/br/snapshotter.h"
 #include "model/br/snapstore.h"
+#include "model/raft.h"
 #include "model/codec.h"
 #include "model/etcd/restore.h"
 #include "sim/run_actor_test_util.h"
@@ -255,6 +258,52 @@ TEST(BackupRestoreTest, Issue864VariantBOneClusterUnderFixed) {
   EXPECT_EQ(result.running, 3);
   EXPECT_EQ(result.cluster_ids.size(), 1u);
   EXPECT_TRUE(result.split_data_kept);
+}
+
+// br-fixed F11: BR's leader elector polls etcd every 5 s, so the old
+// leader's snapshotter can run on after etcd's leadership moved
+// (bootstrap-0-to-3 --seed 853). A snapshotter checking first takes no
+// snapshot on a follower's etcd; one that does not (v0.35) takes its first
+// full snapshot at once.
+TEST(BackupRestoreTest, SnapshotterOnAFollowerTakesNoSnapshotWhenItChecks) {
+  for (const bool check : {false, true}) {
+    BrPods pods(3, 1, Profile::kFixed);
+    pods.cluster().Start();
+    pods.RunFor(SimDuration::Seconds(180));
+    int follower = -1;
+    for (int i = 0; i < 3 && follower < 0; ++i) {
+      EtcdServer* server = pods.cluster().Current(i);
+      if (server != nullptr && server->state() == EtcdServer::State::kRunning && server->raft() != nullptr &&
+          server->raft()->role() == model::raft::Role::kFollower && server->raft()->lead() != 0) {
+        follower = i;
+      }
+    }
+    ASSERT_GE(follower, 0);
+    model::br::BackupRestore* br = pods.cluster().CurrentBackupRestore(follower);
+    ASSERT_NE(br, nullptr);
+    const sim::ProcessContext process = br->process();
+    // Its own prefix in the bucket: no full snapshot there yet, so the
+    // snapshotter's first act is a full one.
+    model::br::Snapstore store(process.bucket, "f11-test");
+    std::vector<model::br::SnapshotAttempt> attempts;
+    model::br::Snapshotter::Options options;
+    options.local_endpoint = "http://etcd-main-local:2379";
+    options.set_health = [](bool) {};
+    options.fatal = [](const std::string&) {};
+    options.on_attempt = [&](const model::br::SnapshotAttempt& attempt) { attempts.push_back(attempt); };
+    options.check_leader_first = check;
+    model::br::Snapshotter snapshotter(process, &store, options);
+    sim::Group* group = process.scheduler->CreateGroup("test-snapshotter");
+    process.scheduler->Spawn(group, "snapshotter", [&snapshotter, group] { snapshotter.Run(group); });
+    pods.RunFor(SimDuration::Seconds(30));
+    process.scheduler->KillGroup(group);
+    if (check) {
+      EXPECT_TRUE(attempts.empty()) << attempts.front().snapshot.Name();
+    } else {
+      ASSERT_FALSE(attempts.empty());
+      EXPECT_EQ(attempts.front().snapshot.kind, model::br::Snapshot::Kind::kFull);
+    }
+  }
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
 #include "model/br/initializer.h"
 
+#include <algorithm>
+
 #include "fmt/format.h"
 #include "model/br/log.h"
 #include "model/br/restorer.h"
 #include "model/etcd/server.h"
+#include "model/etcd/server_internal.h"
 #include "model/raftpb.h"
 #include "model/wal.h"
 
@@ -128,8 +131,14 @@ absl::Status Initializer::RestoreInMultiNode() {
   const ConfigMap config = options_.config();
   if (options_.profile == Profile::kFixed) {
     // F3: an unstarted entry of ours is joined as itself, not replaced.
+    // Not when the data dir holds this member's own WAL: a member that
+    // persisted raft state may have voted or acknowledged entries, and must
+    // not come back under its ID without them (it is removed and re-added
+    // with a new ID, as v0.35 does).
     absl::StatusOr<Entry> entry = FindOwnEntry();
-    if (entry.ok() && entry->exists && entry->unstarted) {
+    const raftpb::Metadata local = LocalIds();
+    const bool own_wal = entry.ok() && local.cluster_id == entry->cluster_id && local.node_id == entry->member_id;
+    if (entry.ok() && entry->exists && entry->unstarted && !own_wal) {
       Log(kActor, fmt::format("Member {} is an unstarted member of the cluster: it joins as itself", options_.pod));
       joins_unstarted_entry_ = true;
       if (process_.volume->Exists(config.data_dir)) return MoveAside("the member never started in this cluster");
@@ -163,7 +172,7 @@ absl::StatusOr<Initializer::Entry> Initializer::FindOwnEntry() {
   model::etcd::Client client = members_->Client(sim::SimDuration::Seconds(5));
   absl::StatusOr<etcd_dst::etcd::MemberListResponse> list =
       WaitForReady(process_, sim::SimDuration::Seconds(5), [&] { return client.MemberList(); });
-  if (!list.ok()) return list.status();
+  if (!list.ok()) return FindOwnEntryFromPeers(list.status());
   Entry entry;
   entry.cluster_id = list->header().cluster_id();
   const std::string url = members_->PeerUrl();
@@ -171,11 +180,47 @@ absl::StatusOr<Initializer::Entry> Initializer::FindOwnEntry() {
     for (const std::string& peer : member.peerurls()) {
       if (peer != url) continue;
       entry.exists = true;
-      entry.unstarted = member.name().empty();
+      // Never published: no name (an added member, or a bootstrap entry
+      // read back from a snapshot) or no client URLs (a bootstrap entry's
+      // name comes from --initial-cluster).
+      entry.unstarted = member.name().empty() || member.clienturls().empty();
       entry.member_id = member.id();
     }
   }
   return entry;
+}
+
+absl::StatusOr<Initializer::Entry> Initializer::FindOwnEntryFromPeers(const absl::Status& client_error) {
+  // br-fixed F10: without a quorum the client service has no endpoint, but
+  // a running member still answers on its peer port with the member list it
+  // holds (etcd's /members, which a joining etcd reads too). A member whose
+  // own entry is unstarted can then join as itself and bring the quorum
+  // back, where removing and re-adding it needs the quorum it lacks.
+  const ConfigMap config = options_.config();
+  const std::string url = members_->PeerUrl();
+  for (const auto& [pod, peer] : config.peer_urls) {
+    if (pod == options_.pod) continue;
+    absl::StatusOr<sim::Address> target = sim::ResolveUrl(*process_.resolver, peer, process_.node);
+    if (!target.ok()) continue;
+    absl::StatusOr<std::string> reply =
+        process_.network->Call({process_.node, sim::EphemeralPort(*process_.rng)}, *target,
+                               model::etcd::internal::kMembersPath, "", sim::SimDuration::Seconds(1));
+    if (!reply.ok()) continue;
+    absl::StatusOr<model::etcd::Cluster> cluster = model::etcd::Cluster::Deserialize(*reply);
+    if (!cluster.ok()) continue;
+    Log(kActor, fmt::format("No client endpoint ({}): read the member list from peer {}",
+                            std::string(client_error.message()), peer));
+    Entry entry;
+    entry.cluster_id = cluster->id();
+    for (const auto& [id, member] : cluster->members()) {
+      if (std::find(member.peer_urls.begin(), member.peer_urls.end(), url) == member.peer_urls.end()) continue;
+      entry.exists = true;
+      entry.unstarted = member.name.empty() || member.client_urls.empty();
+      entry.member_id = id;
+    }
+    return entry;
+  }
+  return client_error;
 }
 
 raftpb::Metadata Initializer::LocalIds() {

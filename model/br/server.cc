@@ -263,6 +263,7 @@ void BackupRestore::Elect(sim::Group* container) {
       snap.local_endpoint = LocalEndpoint();
       snap.set_health = [this](bool health) { healthy_ = health; };
       snap.fatal = [this](const std::string& message) { Fatal(message); };
+      snap.check_leader_first = options_.profile == Profile::kFixed;
       snapshotter_ = std::make_unique<Snapshotter>(process_, store_.get(), snap);
       sim::Group* group = leading_;
       process_.scheduler->Spawn(group, "snapshotter", [this, group] { snapshotter_->Run(group); });

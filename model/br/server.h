@@ -54,6 +54,8 @@ class BackupRestore {
   // The container's main: returns the exit code.
   int Run(sim::Group* container);
 
+  // The process this BR runs as (tests drive its parts with it).
+  const sim::ProcessContext& process() const { return process_; }
   // The snapshot this process restored its data dir from, if it did.
   std::string restored_from() const { return initializer_ ? initializer_->restored_from() : ""; }
   sim::SimTime restored_at() const { return initializer_ ? initializer_->restored_at() : sim::SimTime::Zero(); }

@@ -55,7 +55,19 @@ absl::StatusOr<int64_t> Snapshotter::LastRevision() {
   return head->header().revision();
 }
 
+absl::Status Snapshotter::CheckStillLeader() {
+  if (!options_.check_leader_first) return absl::OkStatus();
+  absl::StatusOr<etcd_dst::etcd::StatusResponse> status = client_.Status();
+  if (!status.ok()) return status.status();
+  if (status->leader() != status->header().member_id()) {
+    Log(kActor, "etcd member is no longer the leader: not taking the snapshot");
+    return absl::FailedPreconditionError("etcd member is not the leader");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Snapshotter::TakeFullSnapshot() {
+  if (absl::Status s = CheckStillLeader(); !s.ok()) return s;
   const sim::SimTime began = process_.Now();
   absl::StatusOr<int64_t> last = LastRevision();
   if (!last.ok()) return last.status();
@@ -93,6 +105,7 @@ absl::Status Snapshotter::TakeDeltaSnapshot() {
     Log(kActor, "No events received to save snapshot. Skipping delta snapshot.");
     return absl::OkStatus();
   }
+  if (absl::Status s = CheckStillLeader(); !s.ok()) return s;
   std::vector<DeltaEvent> events = std::move(events_);
   events_.clear();
   Snapshot snapshot{.kind = Snapshot::Kind::kDelta,

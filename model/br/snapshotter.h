@@ -52,6 +52,9 @@ class Snapshotter {
     // Observers (tests, workloads): each snapshot this process tried to
     // upload, from the moment it began taking it to the upload's end.
     std::function<void(const SnapshotAttempt&)> on_attempt;
+    // br-fixed F11: each snapshot begins only while the local etcd still
+    // says it leads (BR's own leadership follows etcd's by a poll).
+    bool check_leader_first = false;
   };
   Snapshotter(const sim::ProcessContext& process, Snapstore* store, Options options);
 
@@ -62,6 +65,8 @@ class Snapshotter {
  private:
   // The local member's revision (BR: Get with WithLastRev).
   absl::StatusOr<int64_t> LastRevision();
+  // F11: an error unless the local etcd leads its cluster now.
+  absl::Status CheckStillLeader();
   absl::Status TakeFullSnapshot();
   absl::Status TakeDeltaSnapshot();
   absl::Status CollectEventsSincePrevSnapshot();

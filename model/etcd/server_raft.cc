@@ -233,6 +233,12 @@ void EtcdServer::StopRemoved(const std::string& reason) {
 }
 
 void EtcdServer::ApplyNormal(const raftpb::Entry& entry) {
+  // applyEntryNormal: every entry past the consistent index moves it, even
+  // an empty or v2 one (store.Commit writes it with the snapshot's commit,
+  // so a snapshot is never ahead of its own backend); only v3 requests
+  // already applied before a restart are skipped.
+  const bool apply_v3 = entry.index > kv_.consistent_index();
+  if (apply_v3) kv_.set_consistent_index(entry.index);
   if (!entry.data.has_value() || entry.data->empty()) return;  // a new leader's empty entry
   etcd_dst::etcd::InternalRaftRequest request;
   const bool v3 = request.ParseFromString(*entry.data) &&
@@ -260,8 +266,7 @@ void EtcdServer::ApplyNormal(const raftpb::Entry& entry) {
     }
     return;
   }
-  if (entry.index <= kv_.consistent_index()) return;  // applied before the restart
-  kv_.set_consistent_index(entry.index);
+  if (!apply_v3) return;  // applied before the restart
   backend_dirty_ = true;
   absl::StatusOr<std::string> response;
   etcd_dst::etcd::ResponseHeader header;
