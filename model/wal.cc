@@ -312,6 +312,46 @@ absl::StatusOr<std::unique_ptr<Wal>> Wal::Create(sim::Disk* disk, const std::str
   return wal;
 }
 
+absl::StatusOr<std::vector<raftpb::WalSnapshot>> ValidSnapshotEntries(sim::Disk* disk, const std::string& dir) {
+  const std::vector<std::string> names = SegmentNames(disk, dir);
+  if (names.empty()) return absl::NotFoundError(kErrFileNotFound);
+  std::vector<int> fds;
+  for (const std::string& name : names) {
+    absl::StatusOr<int> fd = disk->Open(dir + "/" + name);
+    if (!fd.ok()) {
+      for (int open : fds) (void)disk->Close(open);
+      return fd.status();
+    }
+    fds.push_back(*fd);
+  }
+  std::vector<raftpb::WalSnapshot> snapshots;
+  raftpb::HardState state;
+  Decoder decoder(disk, fds);
+  Record record;
+  absl::Status status;
+  while ((status = decoder.Decode(&record)).ok()) {
+    if (record.type == kSnapshot) {
+      raftpb::WalSnapshot found;
+      raftpb::Decode(record.data.value_or(""), &found);
+      snapshots.push_back(found);
+    } else if (record.type == kState) {
+      raftpb::Decode(record.data.value_or(""), &state);
+    } else if (record.type == kCrc) {
+      if (decoder.crc() != 0 && record.crc != decoder.crc()) {
+        status = absl::DataLossError(kErrCrcMismatch);
+        break;
+      }
+      decoder.UpdateCrc(record.crc);
+    }
+  }
+  for (int fd : fds) (void)disk->Close(fd);
+  // Read mode: a torn tail ends the list, anything else is an error.
+  if (status.code() != absl::StatusCode::kOutOfRange && status.message() != kErrUnexpectedEof) return status;
+  // Snapshots past the committed hard state do not count.
+  std::erase_if(snapshots, [&](const raftpb::WalSnapshot& s) { return s.index > state.commit; });
+  return snapshots;
+}
+
 absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(sim::Disk* disk, const std::string& dir,
                                                const raftpb::WalSnapshot& snapshot, ReadResult* read) {
   const std::vector<std::string> names = SegmentNames(disk, dir);

@@ -102,6 +102,11 @@ class Wal {
   uint64_t last_index_ = 0;
 };
 
+// wal.ValidSnapshotEntries: the snapshot records of the whole log, read up
+// to its end or a torn tail, without those past the last hard state's
+// commit (what etcd 3.4.23 matches snap files against at a restart).
+absl::StatusOr<std::vector<raftpb::WalSnapshot>> ValidSnapshotEntries(sim::Disk* disk, const std::string& dir);
+
 // wal.Repair: true if the last segment ends cleanly or its torn tail was cut.
 bool Repair(sim::Disk* disk, const std::string& dir);
 

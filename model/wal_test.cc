@@ -200,6 +200,24 @@ TEST(WalTest, SnapshotRecords) {
   });
 }
 
+// ValidSnapshotEntries: every snapshot record up to the end, without those
+// past the committed hard state (etcd 3.4.23 matches snap files against it).
+TEST(WalTest, ValidSnapshotEntries) {
+  InSimulation(1, [](sim::Simulation&, sim::Disk& disk) {
+    auto wal = Wal::Create(&disk, "wal", kMetadata);
+    ASSERT_TRUE(wal.ok());
+    ASSERT_TRUE((*wal)->Save({1, 1, 5}, Entries(1, 5, 1)).ok());
+    ASSERT_TRUE((*wal)->SaveSnapshot({5, 1}).ok());
+    ASSERT_TRUE((*wal)->Save({1, 1, 7}, Entries(6, 4, 1)).ok());
+    ASSERT_TRUE((*wal)->SaveSnapshot({9, 1}).ok());  // past commit 7
+    wal->reset();
+    absl::StatusOr<std::vector<raftpb::WalSnapshot>> snapshots = ValidSnapshotEntries(&disk, "wal");
+    ASSERT_TRUE(snapshots.ok()) << snapshots.status();
+    EXPECT_EQ(*snapshots, (std::vector<raftpb::WalSnapshot>{{0, 0}, {5, 1}}));
+    EXPECT_EQ(ValidSnapshotEntries(&disk, "nowhere").status().message(), kErrFileNotFound);
+  });
+}
+
 }  // namespace
 }  // namespace model::wal
 

@@ -258,7 +258,11 @@ absl::Status EtcdServer::LoadBackend(absl::StatusOr<bbolt::Db::OpenResult> opene
 absl::Status EtcdServer::StartRestart() {
   const std::string wal_dir = config_.data_dir + "/member/wal";
   raft::Snapshot snapshot;
-  absl::StatusOr<internal::LoadedSnapshot> loaded = internal::LoadNewestSnapshot(disk_, config_.data_dir + "/member/snap");
+  // LoadNewestAvailable: the newest snap file the WAL records.
+  absl::StatusOr<std::vector<raftpb::WalSnapshot>> wal_snapshots = wal::ValidSnapshotEntries(disk_, wal_dir);
+  if (!wal_snapshots.ok()) return absl::InternalError(std::string(wal_snapshots.status().message()));
+  absl::StatusOr<internal::LoadedSnapshot> loaded =
+      internal::LoadNewestSnapshot(disk_, config_.data_dir + "/member/snap", &*wal_snapshots);
   if (loaded.ok()) {
     snapshot = loaded->snapshot;
     cluster_ = loaded->cluster;

@@ -210,7 +210,8 @@ absl::Status SaveDbSnapshot(sim::Disk* disk, const std::string& snap_dir, uint64
   return disk->Rename(temp, DbSnapshotPath(snap_dir, index));
 }
 
-absl::StatusOr<LoadedSnapshot> LoadNewestSnapshot(sim::Disk* disk, const std::string& snap_dir) {
+absl::StatusOr<LoadedSnapshot> LoadNewestSnapshot(sim::Disk* disk, const std::string& snap_dir,
+                                                  const std::vector<raftpb::WalSnapshot>* wal_snapshots) {
   absl::StatusOr<std::vector<std::string>> names = disk->ReadDir(snap_dir);
   if (!names.ok()) return absl::NotFoundError("snap: no available snapshot");
   std::vector<std::string> snaps;
@@ -240,6 +241,11 @@ absl::StatusOr<LoadedSnapshot> LoadNewestSnapshot(sim::Disk* disk, const std::st
     }
     if (!valid) {
       (void)disk->Rename(path, path + ".broken");
+      continue;
+    }
+    if (wal_snapshots != nullptr &&
+        std::find(wal_snapshots->begin(), wal_snapshots->end(), raftpb::WalSnapshot{snapshot.index, snapshot.term}) ==
+            wal_snapshots->end()) {
       continue;
     }
     absl::StatusOr<LoadedSnapshot> loaded = ParseSnapshotData(snapshot);

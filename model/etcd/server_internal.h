@@ -68,8 +68,12 @@ struct LoadedSnapshot {
 };
 std::string SnapshotData(const Cluster& cluster, const std::string& backend);
 absl::Status SaveSnapshotFile(sim::Disk* disk, const std::string& snap_dir, const raft::Snapshot& snapshot);
-// The newest valid snapshot; broken files are renamed *.broken. NotFound if none.
-absl::StatusOr<LoadedSnapshot> LoadNewestSnapshot(sim::Disk* disk, const std::string& snap_dir);
+// The newest valid snapshot; broken files are renamed *.broken. NotFound if
+// none. With `wal_snapshots`, only one the WAL records (etcd 3.4.23's
+// LoadNewestAvailable: a snap file written just before a crash, whose WAL
+// record never was, is passed over).
+absl::StatusOr<LoadedSnapshot> LoadNewestSnapshot(sim::Disk* disk, const std::string& snap_dir,
+                                                  const std::vector<raftpb::WalSnapshot>* wal_snapshots = nullptr);
 absl::StatusOr<LoadedSnapshot> ParseSnapshotData(const raft::Snapshot& snapshot);
 
 // The db a leader sends beside a snapshot: member/snap/%016x.snap.db.
