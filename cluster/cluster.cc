@@ -1,5 +1,7 @@
 #include "cluster/cluster.h"
 
+#include <algorithm>
+
 #include "fmt/format.h"
 #include "sim/check.h"
 #include "sim/trace.h"
@@ -53,10 +55,34 @@ bool Cluster::Perform(const etcd_dst::faults::Action& action) {
 void Cluster::DeletePod(const std::string& pod) {
   if (!Created(pod)) return;  // not created yet, or scaled away
   // SIGTERM first; the controller's new pod starts with a fresh status
-  // and the same volume.
-  pods_.at(pod).kubelet->Terminate();
-  pods_.at(pod).kubelet->ResetForNewPod();
+  // and the same volume, from the current template.
+  Pod& entry = pods_.at(pod);
+  entry.kubelet->Terminate();
+  entry.kubelet->ResetForNewPod();
+  entry.revision = statefulsets_.at(entry.statefulset).update_revision;
   world_->DeletePod(pod);
+}
+
+void Cluster::SetTemplateRevision(const std::string& statefulset, std::string revision) {
+  StatefulSet& set = statefulsets_.at(statefulset);
+  if (set.update_revision == revision) return;
+  sim::TraceEvent("StatefulSetTemplateChanged").Detail("name", statefulset).Detail("revision", revision);
+  set.update_revision = std::move(revision);
+  simulation_->scheduler().ScheduleAfter(sim::SimDuration::Zero(), [this, statefulset] { RollingUpdate(statefulset); });
+}
+
+void Cluster::RollingUpdate(const std::string& statefulset) {
+  StatefulSet& set = statefulsets_.at(statefulset);
+  for (int ordinal = set.spec.replicas - 1; ordinal >= 0; --ordinal) {
+    const std::string pod = PodName(set.spec.name, ordinal);
+    if (!Created(pod)) return;  // the controller creates it first
+    if (pods_.at(pod).revision != set.update_revision) {
+      sim::TraceEvent("RollingUpdatePod").Detail("pod", pod).Detail("revision", set.update_revision);
+      DeletePod(pod);
+      return;
+    }
+    if (!Ready(pod)) return;  // wait for unhealthy pods
+  }
 }
 
 void Cluster::CreateStatefulSet(StatefulSetSpec spec) {
@@ -135,6 +161,7 @@ void Cluster::Scale(const std::string& statefulset, int replicas) {
     }
     if (it != pods_.end()) {
       it->second.scaled_away = false;  // the same pod name and volume, a new pod
+      it->second.revision = set.update_revision;
       world_->Restart(pod);
       sim::TraceEvent("PodCreated").Detail("pod", pod).Detail("node", world_->host_of(pod));
       Publish(pod);
@@ -151,6 +178,7 @@ void Cluster::CreatePod(StatefulSet& set, int ordinal) {
   Pod& entry = pods_[pod];
   entry.statefulset = set.spec.name;
   entry.ordinal = ordinal;
+  entry.revision = set.update_revision;
   entry.kubelet = std::make_unique<Kubelet>(&simulation_->scheduler(), pod, set.spec.containers(ordinal));
   entry.kubelet->set_on_ready_change([this, pod](bool ready) { OnReadyChange(pod, ready); });
   world_->AddVolume(volume, set.spec.volume);
@@ -196,6 +224,13 @@ void Cluster::OnReadyChange(const std::string& pod, bool ready) {
   Publish(pod);
   Pod& entry = pods_.at(pod);
   StatefulSet& set = statefulsets_.at(entry.statefulset);
+  if (ready && std::any_of(pods_.begin(), pods_.end(), [&](const auto& other) {
+        return other.second.statefulset == set.spec.name && !other.second.scaled_away &&
+               other.second.revision != set.update_revision;
+      })) {
+    simulation_->scheduler().ScheduleAfter(sim::SimDuration::Zero(),
+                                           [this, name = set.spec.name] { RollingUpdate(name); });
+  }
   const int next = entry.ordinal + 1;
   if (ready && set.spec.policy == PodManagementPolicy::kOrderedReady && next < set.spec.replicas &&
       !entry.scaled_away) {

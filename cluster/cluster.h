@@ -56,6 +56,13 @@ class Cluster : public sim::Resolver {
   // the highest ordinals' pods and keeps their volumes, as Kubernetes does.
   void Scale(const std::string& statefulset, int replicas);
 
+  // A new pod template (druid's pod annotation `checksum/etcd-configmap`
+  // changes with the configmap): pods created from now on carry `revision`,
+  // and the RollingUpdate strategy replaces the others one at a time, the
+  // highest ordinal first, each once every pod above it is Ready (the
+  // StatefulSet controller's rolling update). Call before Scale.
+  void SetTemplateRevision(const std::string& statefulset, std::string revision);
+
   // A pod deleted (SIGTERM to its containers) and created again by its
   // controller with a fresh status and the same volume; nothing if the pod
   // does not exist.
@@ -86,17 +93,21 @@ class Cluster : public sim::Resolver {
     std::string statefulset;
     int ordinal = 0;
     bool scaled_away = false;  // deleted by a scale-down; its volume is kept
+    std::string revision;      // of the template it was created from
     std::unique_ptr<Kubelet> kubelet;
   };
   struct StatefulSet {
     StatefulSetSpec spec;
     std::set<std::string> endpoints;  // the client service's view, lagging
+    std::string update_revision;
   };
   static std::string PodName(const std::string& statefulset, int ordinal);
   void CreatePod(StatefulSet& set, int ordinal);
   // The plan's actions about what the cluster models (World::ActionHandler).
   bool Perform(const etcd_dst::faults::Action& action);
   void OnReadyChange(const std::string& pod, bool ready);
+  // One step of the rolling update (a scheduler callback, outside actors).
+  void RollingUpdate(const std::string& statefulset);
   // Writes the pod's and its StatefulSet's status to the API server (if any
   // and available; a later change writes again).
   void Publish(const std::string& pod);

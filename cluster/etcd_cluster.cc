@@ -65,6 +65,11 @@ void EtcdCluster::ScaleTo(int replicas) {
     SIM_CHECK(api_->Create(lease).ok(), "lease {}", druid_->MemberLease(i));
   }
   druid_->SetReplicas(replicas);
+  // The configmap changed with the replicas: so does the pod template's
+  // `checksum/etcd-configmap`, and the StatefulSet rolls the pods made from
+  // the old one (a 1 -> 3 scale-up restarts etcd-main-0, whose BR then reads
+  // the three-member configmap).
+  cluster_->SetTemplateRevision(options_.name, fmt::format("configmap-{}", replicas));
   cluster_->Scale(options_.name, replicas);
 }
 
