@@ -204,18 +204,24 @@ void Cluster::Publish(const std::string& pod) {
   // The StatefulSet's status, if its object exists.
   absl::StatusOr<Object> set = api_->Get("StatefulSet", entry.statefulset);
   if (!set.ok()) return;
-  int created = 0, ready = 0;
+  // computeReplicaStatus: a pod counts once it exists (any phase), as
+  // updated when it was made from the update revision's template.
+  const StatefulSet& owner = statefulsets_.at(entry.statefulset);
+  int created = 0, ready = 0, updated = 0;
   for (const auto& [name, other] : pods_) {
-    if (other.statefulset != entry.statefulset) continue;
+    if (other.statefulset != entry.statefulset || other.scaled_away) continue;
     ++created;
     ready += Ready(name);
+    updated += other.revision == owner.update_revision;
   }
+  const std::string revision = fmt::format("{}-{}", entry.statefulset,
+                                           owner.update_revision.empty() ? "1" : owner.update_revision);
   etcd_dst::kube::StatefulSet* spec = set->mutable_statefulset();
   spec->set_status_replicas(created);
   spec->set_ready_replicas(ready);
-  spec->set_updated_replicas(created);
-  spec->set_current_revision(entry.statefulset + "-1");
-  spec->set_update_revision(entry.statefulset + "-1");
+  spec->set_updated_replicas(updated);
+  spec->set_current_revision(created == updated ? revision : entry.statefulset + "-previous");
+  spec->set_update_revision(revision);
   set->mutable_meta()->set_resource_version(0);  // the controller owns the status
   (void)api_->Update(*std::move(set));
 }

@@ -59,6 +59,13 @@ void Druid::SetReplicas(int replicas) {
   if (!etcd.ok()) return;
   etcd->mutable_etcd()->set_replicas(replicas);
   (void)api_->Update(*etcd);
+  // The sync's last step: the StatefulSet's spec follows (its status is the
+  // controller's).
+  absl::StatusOr<Object> statefulset = api_->Get("StatefulSet", options_.etcd);
+  if (!statefulset.ok()) return;
+  statefulset->mutable_statefulset()->set_replicas(replicas);
+  statefulset->mutable_meta()->set_resource_version(0);
+  (void)api_->Update(*statefulset);
 }
 
 Etcd Druid::ComputeStatus() const {

@@ -172,7 +172,8 @@ absl::StatusOr<Initializer::Entry> Initializer::FindOwnEntry() {
   model::etcd::Client client = members_->Client(sim::SimDuration::Seconds(5));
   absl::StatusOr<etcd_dst::etcd::MemberListResponse> list =
       WaitForReady(process_, sim::SimDuration::Seconds(5), [&] { return client.MemberList(); });
-  if (!list.ok()) return FindOwnEntryFromPeers(list.status());
+  if (!list.ok()) list = members_->ListFromPeers(list.status());  // br-fixed F10
+  if (!list.ok()) return list.status();
   Entry entry;
   entry.cluster_id = list->header().cluster_id();
   const std::string url = members_->PeerUrl();
@@ -188,39 +189,6 @@ absl::StatusOr<Initializer::Entry> Initializer::FindOwnEntry() {
     }
   }
   return entry;
-}
-
-absl::StatusOr<Initializer::Entry> Initializer::FindOwnEntryFromPeers(const absl::Status& client_error) {
-  // br-fixed F10: without a quorum the client service has no endpoint, but
-  // a running member still answers on its peer port with the member list it
-  // holds (etcd's /members, which a joining etcd reads too). A member whose
-  // own entry is unstarted can then join as itself and bring the quorum
-  // back, where removing and re-adding it needs the quorum it lacks.
-  const ConfigMap config = options_.config();
-  const std::string url = members_->PeerUrl();
-  for (const auto& [pod, peer] : config.peer_urls) {
-    if (pod == options_.pod) continue;
-    absl::StatusOr<sim::Address> target = sim::ResolveUrl(*process_.resolver, peer, process_.node);
-    if (!target.ok()) continue;
-    absl::StatusOr<std::string> reply =
-        process_.network->Call({process_.node, sim::EphemeralPort(*process_.rng)}, *target,
-                               model::etcd::internal::kMembersPath, "", sim::SimDuration::Seconds(1));
-    if (!reply.ok()) continue;
-    absl::StatusOr<model::etcd::Cluster> cluster = model::etcd::Cluster::Deserialize(*reply);
-    if (!cluster.ok()) continue;
-    Log(kActor, fmt::format("No client endpoint ({}): read the member list from peer {}",
-                            std::string(client_error.message()), peer));
-    Entry entry;
-    entry.cluster_id = cluster->id();
-    for (const auto& [id, member] : cluster->members()) {
-      if (std::find(member.peer_urls.begin(), member.peer_urls.end(), url) == member.peer_urls.end()) continue;
-      entry.exists = true;
-      entry.unstarted = member.name.empty() || member.client_urls.empty();
-      entry.member_id = id;
-    }
-    return entry;
-  }
-  return client_error;
 }
 
 raftpb::Metadata Initializer::LocalIds() {

@@ -72,8 +72,6 @@ class Initializer {
     uint64_t member_id = 0;  // of the entry with our peer URL
   };
   absl::StatusOr<Entry> FindOwnEntry();
-  // br-fixed F10: the same from the peers' /members when no client answers.
-  absl::StatusOr<Entry> FindOwnEntryFromPeers(const absl::Status& client_error);
   // The member and cluster IDs in the data dir's WAL metadata (zeros if
   // there is none).
   raftpb::Metadata LocalIds();

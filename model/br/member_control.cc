@@ -2,6 +2,10 @@
 
 #include "fmt/format.h"
 #include "model/br/log.h"
+#include "model/etcd/membership.h"
+#include "model/etcd/server_internal.h"
+#include "sim/network.h"
+#include "sim/resolver.h"
 #include "sim/scheduler.h"
 
 namespace model::br {
@@ -208,6 +212,35 @@ absl::StatusOr<etcd_dst::etcd::MemberListResponse> MemberControl::ListForConfig(
     if (attempt == 0 && process_.Now() + kRetryPeriod < deadline) sim::this_actor::SleepFor(kRetryPeriod);
   }
   return list;
+}
+
+absl::StatusOr<etcd_dst::etcd::MemberListResponse> MemberControl::ListFromPeers(const absl::Status& client_error) {
+  const ConfigMap config = options_.config();
+  for (const auto& [pod, peer] : config.peer_urls) {
+    if (pod == options_.pod) continue;
+    absl::StatusOr<sim::Address> target = sim::ResolveUrl(*process_.resolver, peer, process_.node);
+    if (!target.ok()) continue;
+    absl::StatusOr<std::string> reply =
+        process_.network->Call({process_.node, sim::EphemeralPort(*process_.rng)}, *target,
+                               model::etcd::internal::kMembersPath, "", sim::SimDuration::Seconds(1));
+    if (!reply.ok()) continue;
+    absl::StatusOr<model::etcd::Cluster> cluster = model::etcd::Cluster::Deserialize(*reply);
+    if (!cluster.ok()) continue;
+    Log(kActor, fmt::format("No client endpoint ({}): read the member list from peer {}",
+                            std::string(client_error.message()), peer));
+    etcd_dst::etcd::MemberListResponse list;
+    list.mutable_header()->set_cluster_id(cluster->id());
+    for (const auto& [id, member] : cluster->members()) {
+      etcd_dst::etcd::Member* entry = list.add_members();
+      entry->set_id(id);
+      entry->set_name(member.name);
+      for (const std::string& url : member.peer_urls) entry->add_peerurls(url);
+      for (const std::string& url : member.client_urls) entry->add_clienturls(url);
+      entry->set_islearner(member.is_learner);
+    }
+    return list;
+  }
+  return client_error;
 }
 
 }  // namespace model::br

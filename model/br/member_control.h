@@ -59,6 +59,10 @@ class MemberControl {
   // The member list through the client service (2 tries sharing one 5 s
   // deadline), for /config.
   absl::StatusOr<etcd_dst::etcd::MemberListResponse> ListForConfig();
+  // br-fixed F10: the member list a peer holds, from its /members on the
+  // peer port (served without a quorum; a joining etcd reads the same), the
+  // first configmap peer that answers; `client_error` if none does.
+  absl::StatusOr<etcd_dst::etcd::MemberListResponse> ListFromPeers(const absl::Status& client_error);
 
   std::string PeerUrl() const;
   // A clientv3 client on the client service (or `endpoint`).

@@ -76,6 +76,8 @@ http::Response BackupRestore::ServeConfig() {
   // has more than one member.
   std::vector<std::pair<std::string, std::string>> entries(config.peer_urls.begin(), config.peer_urls.end());
   absl::StatusOr<etcd_dst::etcd::MemberListResponse> list = members_->ListForConfig();
+  // br-fixed F10: without a client endpoint, a peer's member list.
+  if (!list.ok() && options_.profile == Profile::kFixed) list = members_->ListFromPeers(list.status());
   // br-fixed F3/F5: a member the initializer just added as a learner, or
   // whose unstarted entry it found, joins that cluster (`existing`);
   // without its member list, no guess.
