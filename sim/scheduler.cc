@@ -430,6 +430,12 @@ void Scheduler::CollectGroup(Group* group, std::vector<Actor*>* out) {
             [](const Actor* a, const Actor* b) { return a->id_ < b->id_; });
 }
 
+size_t Scheduler::LiveActorsUnder(Group* group) {
+  std::vector<Actor*> alive;
+  CollectGroup(group, &alive);
+  return alive.size();
+}
+
 void Scheduler::KillGroup(Group* group) {
   std::vector<Actor*> victims;
   CollectGroup(group, &victims);

@@ -209,6 +209,9 @@ class Scheduler {
   void Kill(Actor* actor);
   // Kills every live actor of the group and its descendants, in spawn order.
   void KillGroup(Group* group);
+  // Actors alive in `group` and the groups under it (a killed actor stays
+  // alive until it has unwound).
+  size_t LiveActorsUnder(Group* group);
 
   StopReason Run(RunLimits limits = {});
   // Kills and unwinds every actor still alive, directly and in id order, so

@@ -1,6 +1,7 @@
 #include "model/br/validator.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "fmt/format.h"
 #include "model/bbolt.h"
@@ -168,14 +169,33 @@ absl::StatusOr<DataDirStatus> Validator::CheckRevisionConsistency(int64_t db_rev
                           db_revision, snapshot_revision));
   model::etcd::EtcdConfig config;
   config.data_dir = options_.data_dir;
-  model::etcd::EtcdServer embedded(process_, config);
-  sim::Group* group = process_.scheduler->CreateGroup("embedded-etcd", process_.scheduler->current()->group());
-  embedded.Start(group);
+  // The embedded etcd's actors unwind after the kill, and may still touch
+  // it: it is freed once none is left (also when this actor is killed
+  // while it waits, e.g. with its container).
+  auto embedded = std::make_shared<model::etcd::EtcdServer>(process_, config);
+  sim::Scheduler* scheduler = process_.scheduler;
+  sim::Group* group = scheduler->CreateGroup("embedded-etcd", scheduler->current()->group());
+  struct Reaper {
+    sim::Scheduler* scheduler;
+    sim::Group* group;
+    std::shared_ptr<model::etcd::EtcdServer> server;
+    ~Reaper() {
+      scheduler->KillGroup(group);
+      Release(scheduler, group, std::move(server));
+    }
+    static void Release(sim::Scheduler* scheduler, sim::Group* group, std::shared_ptr<model::etcd::EtcdServer> server) {
+      if (scheduler->LiveActorsUnder(group) == 0) return;  // the last reference goes now
+      scheduler->ScheduleAfter(sim::SimDuration::Millis(10), [scheduler, group, server = std::move(server)]() mutable {
+        Release(scheduler, group, std::move(server));
+      });
+    }
+  } reaper{scheduler, group, embedded};
+  embedded->Start(group);
   model::etcd::Client client(process_.network, process_.node, {"http://localhost:2379"}, process_.rng,
                              sim::SimDuration::Seconds(1), process_.resolver);
   DataDirStatus status = DataDirStatus::kRevisionConsistencyError;
   for (int second = 0; second < 60; ++second) {
-    if (embedded.state() == model::etcd::EtcdServer::State::kFailed) {
+    if (embedded->state() == model::etcd::EtcdServer::State::kFailed) {
       status = DataDirStatus::kCorrupt;
       break;
     }
@@ -186,8 +206,7 @@ absl::StatusOr<DataDirStatus> Validator::CheckRevisionConsistency(int64_t db_rev
     }
     sim::this_actor::SleepFor(sim::SimDuration::Seconds(1));
   }
-  process_.scheduler->KillGroup(group);
-  return status;
+  return status;  // the reaper kills the group
 }
 
 bool Validator::IsBackupBucketEmpty(std::optional<std::vector<Snapshot>>* listed) {
