@@ -142,6 +142,13 @@ absl::StatusOr<DataDirStatus> Validator::SanityCheck() {
     Log(kActor, "The backend db has no key bucket yet: etcd rebuilds it from the WAL.");
     revision = 1;
   }
+  if (!revision.ok() && options_.profile == Profile::kFixed && sim::IsIoError(revision.status())) {
+    // br-fixed F7, for the revision read too (sanity mode reads nothing
+    // else): a failed read is not a corrupt db.
+    Log(kActor, fmt::format("Data directory could not be read, not judged: {}", std::string(revision.status().message())));
+    return absl::UnavailableError(
+        fmt::format("failed to read the etcd revision: {}", std::string(revision.status().message())));
+  }
   if (!revision.ok()) {
     Log(kActor, fmt::format("unable to get current etcd revision from backend db file: {}",
                             std::string(revision.status().message())));
