@@ -1,12 +1,9 @@
 #include "model/br/initializer.h"
 
-#include <algorithm>
-
 #include "fmt/format.h"
 #include "model/br/log.h"
 #include "model/br/restorer.h"
 #include "model/etcd/server.h"
-#include "model/etcd/server_internal.h"
 #include "model/raftpb.h"
 #include "model/wal.h"
 

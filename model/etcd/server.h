@@ -141,8 +141,8 @@ class EtcdServer {
   void StopRemoved(const std::string& reason);
   void ApplyNormal(const raftpb::Entry& entry);
   void MaybeSnapshot();
-  // Commits what changed since the last commit (with `whole`, the whole
-  // state: after the store was replaced).
+  // Commits what changed since the last commit (a snapshot's db replaces
+  // the backend through OpenSnapshotBackend, not through a commit).
   void CommitBackend();
   // Saves a received snapshot's db as <index>.snap.db and strips it from
   // the message; false (the message is dropped) when that fails.
