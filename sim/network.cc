@@ -152,7 +152,15 @@ void Network::SetLink(NodeId from, NodeId to, const LinkConfig& config) { links_
 
 const LinkConfig& Network::Link(NodeId from, NodeId to) const {
   auto it = links_.find({from, to});
-  return it == links_.end() ? default_link_ : it->second;
+  if (it != links_.end()) return it->second;
+  return from == to ? loopback_link_ : default_link_;
+}
+
+LinkConfig Network::LoopbackLink() {
+  LinkConfig link;
+  link.latency_base = SimDuration::Micros(20);
+  link.latency_jitter = SimDuration::Micros(30);
+  return link;
 }
 
 Rng& Network::LinkRng(NodeId from, NodeId to) {

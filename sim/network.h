@@ -142,9 +142,14 @@ class Network {
   size_t node_count() const { return nodes_.size(); }
   std::string FormatAddress(Address address) const;
 
+  // The default link joins two different nodes. A node's traffic to itself
+  // (a sidecar calling its neighbour over localhost) takes the loopback
+  // link: tens of microseconds, never lost or duplicated, whatever the
+  // plan's packet loss. SetLink(n, n, ...) overrides it for one node.
   void SetDefaultLink(const LinkConfig& config) { default_link_ = config; }
   void SetLink(NodeId from, NodeId to, const LinkConfig& config);
   const LinkConfig& Link(NodeId from, NodeId to) const;
+  static LinkConfig LoopbackLink();
 
   // Node lifecycle. A crash (process gone, kernel up) resets connections and
   // calls involving the node; a power-off just goes silent. Both drop what
@@ -229,6 +234,7 @@ class Network {
   std::vector<Node> nodes_;
   std::map<std::string, NodeId, std::less<>> names_;
   LinkConfig default_link_;
+  LinkConfig loopback_link_ = LoopbackLink();
   std::map<std::pair<NodeId, NodeId>, LinkConfig> links_;
   std::map<std::pair<NodeId, NodeId>, Rng*> link_rngs_;
   std::set<std::pair<NodeId, NodeId>> blocked_;

@@ -258,6 +258,34 @@ TEST_F(NetworkTest, LossAndDuplication) {
   EXPECT_GT(network_.packets_dropped(), 300u);
 }
 
+// A node's traffic to itself takes the loopback link: however lossy the
+// default link, nothing sent over localhost is lost or duplicated, and a call
+// returns in tens of microseconds, not the network's milliseconds.
+TEST_F(NetworkTest, LoopbackIsNeverLost) {
+  StartEcho(nodes_[0]);
+  StartEcho(nodes_[1]);
+  LinkConfig lossy;
+  lossy.latency_base = SimDuration::Millis(1);
+  lossy.loss_per_million = 300000;
+  lossy.duplicate_per_million = 100000;
+  network_.SetDefaultLink(lossy);
+  RunActor([&] {
+    for (int i = 0; i < 1000; ++i) {
+      network_.SendDatagram({nodes_[0], 1}, {nodes_[0], 80}, "self");
+      network_.SendDatagram({nodes_[0], 1}, {nodes_[1], 80}, "other");
+    }
+    SleepFor(SimDuration::Seconds(1));
+    for (int i = 0; i < 200; ++i) {
+      const SimTime start = Now();
+      absl::StatusOr<std::string> reply = CallFrom(nodes_[0], nodes_[0]);
+      ASSERT_TRUE(reply.ok()) << reply.status();
+      EXPECT_LT(Now() - start, SimDuration::Micros(200));
+    }
+  });
+  EXPECT_EQ(datagrams_[nodes_[0]].size(), 1000u);
+  EXPECT_LT(datagrams_[nodes_[1]].size(), 1000u);  // the other link did lose
+}
+
 // Binding twice fails; names resolve; a destroyed listener frees its port.
 TEST_F(NetworkTest, ListenAndResolve) {
   EXPECT_EQ(network_.Resolve("b"), nodes_[1]);

@@ -820,11 +820,12 @@ class BackupRestoreWorkload : public Workload {
     const auto& violations = simulation.properties().violations();
     if (violations.empty()) return;
     const sim::Violation& first = violations.front();
-    std::string why;
+    // `details` says what held at the violation; this says how the run ended.
+    std::string why = "At the end: ";
     for (const auto& [id, ordinals] : RunningByCluster()) {
       std::vector<std::string> pods;
       for (int i : ordinals) pods.push_back(cluster_->PodName(i));
-      why += fmt::format("cluster {}: {}. ", model::FormatId(id), fmt::join(pods, ", "));
+      why += fmt::format("cluster {} runs on {}. ", model::FormatId(id), fmt::join(pods, ", "));
     }
     for (const auto& [ordinal, br] : cluster_->AllBackupRestores()) {
       if (br->restored_from().empty()) continue;
