@@ -53,8 +53,11 @@ void RaftSafety::Check() {
       // applied entry.
       const bool same = inserted || it->second == std::make_pair(entry.term, entry.digest);
       properties_->Always(same, "CommittedEntriesNeverChange",
-                          same ? "" : fmt::format("{} applied index {} term {}, another member had term {}",
-                                                  servers[s]->config().name, entry.index, entry.term, it->second.first));
+                          same ? "" : fmt::format("{} applied index {} term {}, another member applied index {} "
+                                                  "term {} with {} contents",
+                                                  servers[s]->config().name, entry.index, entry.term, entry.index,
+                                                  it->second.first,
+                                                  entry.term == it->second.first ? "other" : "its"));
     }
     if (servers[s]->raft() != nullptr && servers[s]->raft()->first_index() > 1) {
       properties_->Sometimes(true, "SnapshotTaken");
