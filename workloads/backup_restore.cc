@@ -706,9 +706,17 @@ class BackupRestoreWorkload : public Workload {
     for (size_t f = 0; f < snapshots.size(); ++f) {
       if (snapshots[f].first.kind != model::br::Snapshot::Kind::kFull) continue;
       absl::StatusOr<std::string> full = payload(snapshots[f]);
-      std::vector<model::br::Snapshot> deltas;
-      std::vector<std::string> payloads;
+      if (!full.ok()) {
+        Report(snapshots[f].first, fmt::format("cannot be read: {}", std::string(full.status().message())));
+        return;
+      }
+      // Each prefix of the set (the full, then each delta after it) is a
+      // point a restore could start from; the deltas are applied once, in
+      // order, and each prefix's db is built and opened as a restore would.
+      absl::StatusOr<model::br::DeltaApplier> applier = model::br::DeltaApplier::Open(*full);
+      size_t applied = 0;
       for (size_t d = f; d < snapshots.size(); ++d) {
+        absl::Status status = applier.status();
         if (d > f) {
           if (snapshots[d].first.kind == model::br::Snapshot::Kind::kFull) break;
           absl::StatusOr<std::string> data = payload(snapshots[d]);
@@ -716,26 +724,30 @@ class BackupRestoreWorkload : public Workload {
             Report(snapshots[d].first, fmt::format("cannot be read: {}", std::string(data.status().message())));
             return;
           }
-          deltas.push_back(snapshots[d].first);
-          payloads.push_back(*std::move(data));
+          ++applied;
+          if (status.ok()) status = applier->Apply(snapshots[d].first, *data);
         }
-        if (!full.ok()) {
-          Report(snapshots[f].first, fmt::format("cannot be read: {}", std::string(full.status().message())));
+        if (!status.ok()) {
+          Report(applied == 0 ? snapshots[f].first : snapshots[d].first,
+                 fmt::format("the set {} + {} deltas does not restore: {}", snapshots[f].first.Name(), applied,
+                             std::string(status.message())));
           return;
         }
-        absl::StatusOr<std::string> image = model::br::ApplyDeltas(*full, deltas, payloads);
-        if (!image.ok()) {
-          Report(deltas.empty() ? snapshots[f].first : deltas.back(),
-                 fmt::format("the set {} + {} deltas does not restore: {}", snapshots[f].first.Name(), deltas.size(),
-                             std::string(image.status().message())));
-          return;
-        }
-        const model::bbolt::ParsedImage parsed =
-            model::bbolt::ParseImage(image->substr(0, image->size() - model::kSha256Size), "restored");
-        absl::StatusOr<model::etcd::KvStore> kv = model::etcd::KvStore::FromBuckets(parsed.buckets);
-        if (parsed.failure.has_value() || !kv.ok()) {
-          Report(snapshots[f].first, "the restored db does not open");
-          return;
+        // The set's last prefix is also written as a db and opened, as a
+        // restore would; the others are read from the applied state.
+        const bool last = d + 1 == snapshots.size() || snapshots[d + 1].first.kind == model::br::Snapshot::Kind::kFull;
+        const model::etcd::KvStore* kv = &applier->kv();
+        absl::StatusOr<model::etcd::KvStore> reopened;
+        if (last) {
+          const std::string image = applier->Image();
+          const model::bbolt::ParsedImage parsed =
+              model::bbolt::ParseImage(image.substr(0, image.size() - model::kSha256Size), "restored");
+          reopened = model::etcd::KvStore::FromBuckets(parsed.buckets);
+          if (parsed.failure.has_value() || !reopened.ok()) {
+            Report(snapshots[f].first, "the restored db does not open");
+            return;
+          }
+          kv = &*reopened;
         }
         int64_t count = 0;
         absl::StatusOr<std::vector<etcd_dst::etcd::KeyValue>> kvs = kv->Range(kPrefix, kPrefixEnd, 0, 0, &count);
@@ -746,7 +758,7 @@ class BackupRestoreWorkload : public Workload {
         std::vector<KvOracle::Problem> problems = oracle_.Check(state, kv->revision());
         ++checked;
         if (!problems.empty()) {
-          Report(deltas.empty() ? snapshots[f].first : deltas.back(),
+          Report(applied == 0 ? snapshots[f].first : snapshots[d].first,
                  fmt::format("restored to revision {} with {} keys wrong, first {} {}", kv->revision(), problems.size(),
                              problems.front().key, problems.front().what));
           return;

@@ -85,10 +85,9 @@ TEST(DeltaTest, TakeDeltaSnapshotFormat) {
   EXPECT_EQ(DecodeDelta("short").status().message(), "delta snapshot is missing hash");
 }
 
-// restorer.go applyDeltaSnapshots: events of one revision are one txn; the
-// revision after each delta must be its last revision; a first delta that
-// the full already covers is skipped.
-TEST(RestorerTest, ApplyDeltaSnapshots) {
+// A full snapshot as BR uploads it: a db holding a=0 at revision 2, then
+// its SHA-256.
+std::string FullHoldingA() {
   model::etcd::KvStore kv;
   {
     model::etcd::KvStore::Write write(&kv);
@@ -97,7 +96,14 @@ TEST(RestorerTest, ApplyDeltaSnapshots) {
   bbolt::Buckets buckets;
   kv.ToBuckets(&buckets);
   std::string full = bbolt::BuildImage(buckets, 1);
-  full += Sha256(full);
+  return full + Sha256(full);
+}
+
+// restorer.go applyDeltaSnapshots: events of one revision are one txn; the
+// revision after each delta must be its last revision; a first delta that
+// the full already covers is skipped.
+TEST(RestorerTest, ApplyDeltaSnapshots) {
+  const std::string full = FullHoldingA();
   const std::vector<Snapshot> deltas = {{.kind = Snapshot::Kind::kDelta, .start_revision = 3, .last_revision = 3}};
   const std::string payload = EncodeDelta({{Put("a", "1", 3), "t"}, {Put("b", "2", 3), "t"}});
   absl::StatusOr<std::string> applied = ApplyDeltas(full, deltas, {payload});
@@ -110,6 +116,41 @@ TEST(RestorerTest, ApplyDeltaSnapshots) {
   const std::vector<Snapshot> wrong = {{.kind = Snapshot::Kind::kDelta, .start_revision = 3, .last_revision = 9}};
   EXPECT_EQ(ApplyDeltas(full, wrong, {payload}).status().message(),
             "mismatched event revision while applying delta snapshot, expected 9 but applied 3");
+}
+
+// DeltaApplier is ApplyDeltas one delta at a time: after each delta its
+// image equals ApplyDeltas over that prefix, the first delta that the full
+// covers is skipped only in first place, and an error is the same error.
+TEST(RestorerTest, DeltaApplierMatchesApplyDeltasOnEveryPrefix) {
+  const std::string full = FullHoldingA();
+  const std::vector<Snapshot> deltas = {
+      {.kind = Snapshot::Kind::kDelta, .start_revision = 2, .last_revision = 2},  // covered by the full
+      {.kind = Snapshot::Kind::kDelta, .start_revision = 3, .last_revision = 3},
+      {.kind = Snapshot::Kind::kDelta, .start_revision = 4, .last_revision = 5},
+  };
+  const std::vector<std::string> payloads = {
+      EncodeDelta({{Put("a", "0", 2), "t"}}),
+      EncodeDelta({{Put("a", "1", 3), "t"}, {Put("b", "2", 3), "t"}}),
+      EncodeDelta({{Put("c", "3", 4), "t"}, {Put("a", "4", 5), "t"}}),
+  };
+  absl::StatusOr<DeltaApplier> applier = DeltaApplier::Open(full);
+  ASSERT_TRUE(applier.ok()) << applier.status();
+  EXPECT_EQ(applier->Image(), *ApplyDeltas(full, {}, {}));
+  for (size_t k = 1; k <= deltas.size(); ++k) {
+    ASSERT_TRUE(applier->Apply(deltas[k - 1], payloads[k - 1]).ok());
+    const std::vector<Snapshot> prefix(deltas.begin(), deltas.begin() + k);
+    const std::vector<std::string> prefix_payloads(payloads.begin(), payloads.begin() + k);
+    absl::StatusOr<std::string> expected = ApplyDeltas(full, prefix, prefix_payloads);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    EXPECT_EQ(applier->Image(), *expected) << "after " << k << " deltas";
+  }
+  EXPECT_EQ(applier->kv().revision(), 5);
+  // The covered delta in second place is applied (and fails the revision check).
+  absl::StatusOr<DeltaApplier> other = DeltaApplier::Open(full);
+  ASSERT_TRUE(other->Apply(deltas[1], payloads[1]).ok());
+  EXPECT_EQ(other->Apply(deltas[0], payloads[0]).message(),
+            "mismatched event revision while applying delta snapshot, expected 2 but applied 3");
+  EXPECT_FALSE(DeltaApplier::Open("not a snapshot").ok());
 }
 
 // pkg/server/httpAPI.go serveConfig's YAML, read back as the wrapper's

@@ -25,50 +25,65 @@ std::string Seconds(sim::SimDuration duration) { return fmt::format("{:.6f}", du
 
 }  // namespace
 
-absl::StatusOr<std::string> ApplyDeltas(const std::string& full, const std::vector<Snapshot>& deltas,
-                                        const std::vector<std::string>& payloads) {
+absl::StatusOr<DeltaApplier> DeltaApplier::Open(const std::string& full) {
   if (full.size() % 512 != kSha256Size) return absl::DataLossError("full snapshot SHA256 hash missing");
-  const std::string db = full.substr(0, full.size() - kSha256Size);
-  const bbolt::ParsedImage parsed = bbolt::ParseImage(db, "snapshot");
+  bbolt::ParsedImage parsed = bbolt::ParseImage(full.substr(0, full.size() - kSha256Size), "snapshot");
   if (parsed.failure.has_value()) return absl::DataLossError(parsed.failure->etcd_error);
   absl::StatusOr<model::etcd::KvStore> kv = model::etcd::KvStore::FromBuckets(parsed.buckets);
   if (!kv.ok()) return kv.status();
-  for (size_t i = 0; i < deltas.size(); ++i) {
-    absl::StatusOr<std::vector<etcd_dst::etcd::Event>> events = DecodeDelta(payloads[i]);
-    if (!events.ok()) return events.status();
-    if (i == 0 && kv->revision() == deltas[i].last_revision) {
-      Log(kActor, fmt::format("First delta snapshot {} found to be completely overlap with full snapshot, skipping it",
-                              deltas[i].Name()));
-      continue;
-    }
-    // Events of one mod revision are one transaction.
-    for (size_t first = 0; first < events->size();) {
-      const int64_t revision = (*events)[first].kv().mod_revision();
-      size_t last = first;
-      while (last < events->size() && (*events)[last].kv().mod_revision() == revision) ++last;
-      if (revision > kv->revision()) {
-        model::etcd::KvStore::Write write(&*kv);
-        for (size_t e = first; e < last; ++e) {
-          const etcd_dst::etcd::Event& event = (*events)[e];
-          if (event.type() == etcd_dst::etcd::Event::DELETE) {
-            write.DeleteRange(event.kv().key(), "");
-          } else {
-            write.Put(event.kv().key(), event.kv().value(), 0);
-          }
+  return DeltaApplier(std::move(parsed), *std::move(kv));
+}
+
+absl::Status DeltaApplier::Apply(const Snapshot& delta, const std::string& payload) {
+  const bool first = applied_++ == 0;
+  absl::StatusOr<std::vector<etcd_dst::etcd::Event>> events = DecodeDelta(payload);
+  if (!events.ok()) return events.status();
+  if (first && kv_.revision() == delta.last_revision) {
+    Log(kActor, fmt::format("First delta snapshot {} found to be completely overlap with full snapshot, skipping it",
+                            delta.Name()));
+    return absl::OkStatus();
+  }
+  // Events of one mod revision are one transaction.
+  for (size_t begin = 0; begin < events->size();) {
+    const int64_t revision = (*events)[begin].kv().mod_revision();
+    size_t end = begin;
+    while (end < events->size() && (*events)[end].kv().mod_revision() == revision) ++end;
+    if (revision > kv_.revision()) {
+      model::etcd::KvStore::Write write(&kv_);
+      for (size_t e = begin; e < end; ++e) {
+        const etcd_dst::etcd::Event& event = (*events)[e];
+        if (event.type() == etcd_dst::etcd::Event::DELETE) {
+          write.DeleteRange(event.kv().key(), "");
+        } else {
+          write.Put(event.kv().key(), event.kv().value(), 0);
         }
       }
-      first = last;
     }
-    (void)kv->TakeEvents();
-    if (kv->revision() != deltas[i].last_revision) {
-      return absl::DataLossError(fmt::format("mismatched event revision while applying delta snapshot, expected {} but applied {}",
-                                             deltas[i].last_revision, kv->revision()));
-    }
+    begin = end;
   }
-  bbolt::Buckets buckets = parsed.buckets;
-  kv->ToBuckets(&buckets);
-  std::string image = bbolt::BuildImage(buckets, parsed.txid + 1);
+  (void)kv_.TakeEvents();
+  if (kv_.revision() != delta.last_revision) {
+    return absl::DataLossError(fmt::format("mismatched event revision while applying delta snapshot, expected {} but applied {}",
+                                           delta.last_revision, kv_.revision()));
+  }
+  return absl::OkStatus();
+}
+
+std::string DeltaApplier::Image() const {
+  bbolt::Buckets buckets = parsed_.buckets;
+  kv_.ToBuckets(&buckets);
+  std::string image = bbolt::BuildImage(buckets, parsed_.txid + 1);
   return image + Sha256(image);
+}
+
+absl::StatusOr<std::string> ApplyDeltas(const std::string& full, const std::vector<Snapshot>& deltas,
+                                        const std::vector<std::string>& payloads) {
+  absl::StatusOr<DeltaApplier> applier = DeltaApplier::Open(full);
+  if (!applier.ok()) return applier.status();
+  for (size_t i = 0; i < deltas.size(); ++i) {
+    if (absl::Status status = applier->Apply(deltas[i], payloads[i]); !status.ok()) return status;
+  }
+  return applier->Image();
 }
 
 absl::Status Restore(const sim::ProcessContext& process, Snapstore& store, const SnapshotSet& set,

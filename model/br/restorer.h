@@ -19,7 +19,10 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/bbolt.h"
 #include "model/br/snapstore.h"
+#include "model/etcd/kv_store.h"
 #include "sim/process_context.h"
 
 namespace model::br {
@@ -38,5 +41,24 @@ absl::Status Restore(const sim::ProcessContext& process, Snapstore& store, const
 // delta payloads (decompressed) are applied; the result carries a trailer.
 absl::StatusOr<std::string> ApplyDeltas(const std::string& full, const std::vector<Snapshot>& deltas,
                                         const std::vector<std::string>& payloads);
+
+// ApplyDeltas one delta at a time: after Open(full) and Apply() of deltas
+// 1..k, Image() is ApplyDeltas(full, deltas[0..k)). A checker that restores
+// every prefix of a backup set (BackupRestores) decodes each delta once.
+class DeltaApplier {
+ public:
+  static absl::StatusOr<DeltaApplier> Open(const std::string& full);
+  // The next delta of the set; an error leaves the applier unusable.
+  absl::Status Apply(const Snapshot& delta, const std::string& payload);
+  // The restored db with its SHA-256 trailer.
+  std::string Image() const;
+  const etcd::KvStore& kv() const { return kv_; }
+
+ private:
+  DeltaApplier(bbolt::ParsedImage parsed, etcd::KvStore kv) : parsed_(std::move(parsed)), kv_(std::move(kv)) {}
+  bbolt::ParsedImage parsed_;
+  etcd::KvStore kv_;
+  size_t applied_ = 0;
+};
 
 }  // namespace model::br
